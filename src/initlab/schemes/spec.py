@@ -1,0 +1,217 @@
+"""Distribution and Initializer: what a scheme *is*, separate from drawing numbers.
+
+``Initializer.distribution(shape, layout)`` resolves a scheme for one tensor shape to a
+:class:`Distribution` (family, mean, std, variance, bounds) without sampling anything; the
+diagnostics and the theory read these numbers. ``Initializer.__call__`` fills a torch tensor in
+place and ``Initializer.numpy`` returns a new NumPy array, both through the one sampling engine
+(:mod:`initlab.schemes.engine`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+from ..errors import InitlabError
+from .fans import Fans, compute_fans
+
+__all__ = ["Distribution", "Initializer", "truncnorm_moments", "normal_cdf"]
+
+
+def normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def normal_pdf(x: float) -> float:
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) if math.isfinite(x) else 0.0
+
+
+def truncnorm_moments(a: float, b: float) -> tuple[float, float]:
+    """Mean and std of a standard normal truncated to [a, b] (bounds in units of σ).
+
+    mean = (φ(a) − φ(b)) / Z,  var = 1 + (aφ(a) − bφ(b)) / Z − mean²,  Z = Φ(b) − Φ(a).
+    """
+    z = normal_cdf(b) - normal_cdf(a)
+    pa, pb = normal_pdf(a), normal_pdf(b)
+    ta = a * pa if math.isfinite(a) else 0.0
+    tb = b * pb if math.isfinite(b) else 0.0
+    mean = (pa - pb) / z
+    var = 1.0 + (ta - tb) / z - mean * mean
+    return mean, math.sqrt(max(var, 0.0))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The law a scheme draws from for one tensor shape: inspectable, nothing sampled.
+
+    ``mean``, ``std`` and ``variance`` describe the values that land in the tensor (for a
+    truncated normal, *after* truncation; for structured families — orthogonal, identity, dirac,
+    delta_orthogonal, sparse — the empirical mean and variance over the tensor's entries, which
+    are exact). ``low``/``high`` are hard bounds of the values, ``None`` when unbounded.
+    ``params`` holds what the sampler needs (e.g. the truncated normal's ``loc``, ``scale``, and
+    ``a``, ``b`` in units of ``scale``).
+    """
+
+    family: str
+    shape: tuple[int, ...]
+    mean: float
+    std: float
+    low: float | None = None
+    high: float | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    fans: Fans | None = None
+    scheme: str = ""
+    layout: str = "torch"
+
+    @property
+    def variance(self) -> float:
+        return self.std * self.std
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def describe(self) -> str:
+        p = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+        bounds = ""
+        if self.low is not None or self.high is not None:
+            bounds = f", bounds [{_fmt(self.low)}, {_fmt(self.high)}]"
+        return (f"{self.family}({p}) on shape {self.shape}: mean {_fmt(self.mean)}, std {_fmt(self.std)}, "
+                f"variance {_fmt(self.variance)}{bounds}")
+
+    def sample_(self, tensor, *, generator=None, seed: int | None = None, key: str = ""):
+        """Fill ``tensor`` in place from this distribution (see :mod:`initlab.schemes.engine`)."""
+        from .engine import fill_
+
+        return fill_(tensor, self, generator=generator, seed=seed, key=key)
+
+    def sample_numpy(self, rng=None, *, seed: int | None = None, key: str = "", dtype="float32"):
+        """A new NumPy array of this distribution's shape, from ``rng`` or ``seed``."""
+        from .engine import sample_numpy
+
+        return sample_numpy(self, rng=rng, seed=seed, key=key, dtype=dtype)
+
+    def to_dict(self) -> dict:
+        d = {"family": self.family, "shape": list(self.shape), "mean": self.mean, "std": self.std,
+             "variance": self.variance, "low": self.low, "high": self.high, "params": dict(self.params),
+             "scheme": self.scheme, "layout": self.layout}
+        if self.fans is not None:
+            d["fan_in"], d["fan_out"] = self.fans.fan_in, self.fans.fan_out
+        return d
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """Base of every scheme: a frozen, JSON-configurable description of how to fill a tensor.
+
+    Subclasses set ``name`` (the canonical registry name), ``needs_fans`` and implement
+    :meth:`_resolve`, which maps a shape and its fans to a :class:`Distribution`.
+
+    A ``seed`` stored on the initializer makes it deterministic: the same object used twice
+    gives the same values (like Keras initializers with a seed). To draw fresh values, pass a
+    different ``seed=`` or an advancing ``generator=`` at call time.
+    """
+
+    seed: int | None = field(default=None, kw_only=True)
+
+    name: ClassVar[str] = ""
+    needs_fans: ClassVar[bool] = True
+    min_ndim: ClassVar[int] = 0
+
+    # -- inspection -------------------------------------------------------------------------
+    def distribution(self, shape: Sequence[int], layout: str = "torch", *, groups: int = 1,
+                     transposed: bool = False, in_axis: int | None = None, out_axis: int | None = None,
+                     batch_axes: Sequence[int] = ()) -> Distribution:
+        """The :class:`Distribution` this scheme draws from for a tensor of ``shape``.
+
+        >>> import initlab
+        >>> d = initlab.get("he_normal").distribution((256, 784))
+        >>> d.family, round(d.std, 6)
+        ('normal', 0.050508)
+        """
+        shape = _check_shape(shape)
+        if len(shape) < self.min_ndim:
+            raise InitlabError(f"shape: got {shape} ({len(shape)}-D); allowed for {self.name!r}: "
+                               f"at least {self.min_ndim}-D")
+        fans = None
+        if self.needs_fans:
+            fans = compute_fans(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
+                                out_axis=out_axis, batch_axes=batch_axes)
+        dist = self._resolve(shape, fans, layout, groups=groups)
+        return dataclasses.replace(dist, shape=shape, fans=fans, scheme=self.name, layout=layout)
+
+    def _resolve(self, shape, fans: Fans | None, layout: str, *, groups: int = 1) -> Distribution:
+        raise NotImplementedError
+
+    # -- sampling ---------------------------------------------------------------------------
+    def __call__(self, tensor, *, generator=None, seed: int | None = None, key: str = "",
+                 layout: str = "torch", groups: int = 1, transposed: bool = False,
+                 in_axis: int | None = None, out_axis: int | None = None, batch_axes: Sequence[int] = ()):
+        """Fill a torch ``tensor`` in place and return it.
+
+        Randomness, in order of precedence: ``generator`` (a ``torch.Generator``, drawn from
+        sequentially, like ``torch.nn.init``), then ``seed`` (call-time, else the initializer's
+        own), which derives one stream per block of the tensor from ``(seed, key, block)`` so the
+        values do not depend on thread count or on other tensors; else torch's global generator.
+        """
+        from .engine import check_tensor
+
+        check_tensor(tensor)
+        dist = self.distribution(tuple(tensor.shape), layout, groups=groups, transposed=transposed,
+                                 in_axis=in_axis, out_axis=out_axis, batch_axes=batch_axes)
+        if seed is None and generator is None:
+            seed = self.seed
+        return dist.sample_(tensor, generator=generator, seed=seed, key=key)
+
+    def numpy(self, shape: Sequence[int], rng=None, *, seed: int | None = None, key: str = "",
+              dtype="float32", layout: str = "torch", groups: int = 1, transposed: bool = False,
+              in_axis: int | None = None, out_axis: int | None = None, batch_axes: Sequence[int] = ()):
+        """A new NumPy array of ``shape`` drawn from ``rng`` (``np.random.Generator``) or ``seed``."""
+        dist = self.distribution(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
+                                 out_axis=out_axis, batch_axes=batch_axes)
+        if seed is None and rng is None:
+            seed = self.seed
+        return dist.sample_numpy(rng, seed=seed, key=key, dtype=dtype)
+
+    # -- config -----------------------------------------------------------------------------
+    def params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "seed"}
+
+    def to_config(self) -> dict:
+        """A JSON-serialisable dict; ``initlab.get(cfg)`` / :meth:`from_config` rebuild the scheme."""
+        cfg = {"name": self.name, "params": self.params()}
+        if self.seed is not None:
+            cfg["seed"] = self.seed
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "Initializer":
+        from .registry import get
+
+        return get(dict(config))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        if self.seed is not None:
+            args += (", " if args else "") + f"seed={self.seed}"
+        return f"{type(self).__name__}({args})"
+
+
+def _check_shape(shape) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise InitlabError(f"shape: got {shape!r}; allowed: a sequence of non-negative integers") from None
+    if any(s < 0 for s in shape):
+        raise InitlabError(f"shape: got {shape}; allowed: non-negative sizes")
+    return shape
