@@ -7,6 +7,7 @@ so ``initlab list`` does not pay for importing the experiment machinery.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 

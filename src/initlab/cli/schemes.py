@@ -1,0 +1,91 @@
+"""``initlab list`` and ``initlab show``: the scheme catalogue and one scheme's distribution."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import InitlabError
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+def list_cmd(as_json: bool):
+    """Every scheme with its formula, source and aliases."""
+    from ..schemes.registry import list_schemes
+
+    rows = list_schemes()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    t = Table(title="initlab schemes")
+    for col in ("name", "formula", "parameters", "aliases", "source"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        params = ", ".join(f"{k}={v!r}" for k, v in r["params"].items())
+        t.add_row(r["name"], r["formula"], params, ", ".join(r["aliases"]), r["source"])
+    Console().print(t)
+
+
+
+
+@click.command("show", context_settings={"ignore_unknown_options": False})
+@click.argument("scheme")
+@click.option("--shape", "shape", required=True, help="The tensor shape, e.g. --shape 256 784 (space separated).",
+              type=str, multiple=True)
+@click.argument("more_shape", nargs=-1, type=int)
+@click.option("--layout", type=click.Choice(["torch", "keras", "jax"]), default="torch", show_default=True,
+              help="Weight layout: torch (out, in, *k) or keras/jax (*k, in, out).")
+@click.option("--groups", type=int, default=1, show_default=True, help="Convolution groups (per-group fans).")
+@click.option("--transposed", is_flag=True, help="A transposed convolution's weight (in, out/groups, *k).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Scheme parameter, e.g. --param a=0.2 --param mode=fan_out (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the distribution as JSON.")
+def show_cmd(scheme, shape, more_shape, layout, groups, transposed, params, as_json):
+    """The distribution SCHEME draws from for a tensor of --shape: family, mean, std, variance, bounds, fans.
+
+    Nothing is sampled. Example: initlab show he_normal --shape 256 784
+    """
+    from ..schemes.registry import create
+
+    try:
+        dims = [int(s) for s in " ".join(shape).replace(",", " ").split()] + list(more_shape)
+    except ValueError:
+        raise click.BadParameter(f"got {shape!r}; allowed: integers, e.g. --shape 256 784", param_hint="--shape")
+    kwargs = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"got {p!r}; allowed: KEY=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        try:
+            kwargs[k] = json.loads(v)
+        except json.JSONDecodeError:
+            kwargs[k] = v
+    try:
+        init = create(scheme, **kwargs)
+        dist = init.distribution(dims, layout, groups=groups, transposed=transposed)
+    except InitlabError as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps(dist.to_dict(), indent=2))
+        return
+    t = Table(title=f"{init!r} on shape {tuple(dims)} ({layout} layout)", show_header=False)
+    t.add_column("quantity")
+    t.add_column("value")
+    t.add_row("family", dist.family)
+    for k, v in dist.params.items():
+        t.add_row(f"  {k}", f"{v:.6g}" if isinstance(v, float) else str(v))
+    if dist.fans is not None:
+        t.add_row("fan_in", str(dist.fans.fan_in))
+        t.add_row("fan_out", str(dist.fans.fan_out))
+        t.add_row("receptive field", str(dist.fans.receptive_field))
+    t.add_row("mean", f"{dist.mean:.6g}")
+    t.add_row("std", f"{dist.std:.6g}")
+    t.add_row("variance", f"{dist.variance:.6g}")
+    if dist.low is not None:
+        t.add_row("bounds", f"[{dist.low:.6g}, {dist.high:.6g}]")
+    t.add_row("formula", type(init).formula)
+    Console().print(t)
