@@ -1,0 +1,208 @@
+"""The report: built from a small real run, every figure a PNG with plotted data, the HTML
+self-contained, and a real headless browser finds every section and image with no console error."""
+
+import html.parser
+import shutil
+import base64
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decode PNG bytes to 0-255 pixels (Pillow, through matplotlib); raises on an invalid file."""
+    import io
+
+    import matplotlib.image
+
+    assert data[:8] == PNG_SIGNATURE, "not a PNG signature"
+    img = matplotlib.image.imread(io.BytesIO(data), format="png")
+    return np.round(np.asarray(img) * 255).astype(np.int32)
+
+
+def assert_has_plotted_data(png: bytes, name: str):
+    img = decode_png(png)[..., :3]
+    h, w, _ = img.shape
+    assert h > 150 and w > 200, f"{name}: {w}×{h} is too small to be a figure"
+    non_white = (img < 245).any(axis=2).mean()
+    colours = len(np.unique(img.reshape(-1, 3)[::7], axis=0))
+    # an empty matplotlib axes is ~2-4 % ink in a handful of greys; plotted data adds colour and ink
+    coloured = ((img.max(axis=2) - img.min(axis=2)) > 40).mean()
+    assert non_white > 0.05, f"{name}: only {non_white:.1%} of pixels carry ink"
+    assert colours > 30, f"{name}: only {colours} distinct colours"
+    assert coloured > 0.002, f"{name}: only {coloured:.2%} coloured pixels (no plotted series?)"
+
+
+class _Collect(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.ids, self.links, self.scripts = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.imgs.append(a.get("src", ""))
+        if "id" in a and tag == "section":
+            self.ids.append(a["id"])
+        if tag == "link":
+            self.links.append(a)
+        if tag == "script":
+            self.scripts.append(a)
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    from initlab.report.demo import run_demo
+
+    out = tmp_path_factory.mktemp("report")
+    result = run_demo(out, budget="quick", seed=0, presets=("symmetry", "orthogonal-depth"))
+    return out, result
+
+
+@pytest.mark.slow
+def test_report_builds_with_valid_figures(small_report):
+    out, result = small_report
+    assert result.report == out / "report.html" and result.report.is_file()
+    pngs = sorted(out.glob("*.png"))
+    # weights, symmetry, orthogonal depth, phase diagram
+    assert {p.stem for p in pngs} >= {"weights-by-scheme", "symmetry-distinct-units", "orthogonal-depth",
+                                      "phase-diagram"}
+    for p in pngs:
+        assert_has_plotted_data(p.read_bytes(), p.name)
+    assert set(result.results) == {"symmetry", "orthogonal-depth"}
+    for r in result.results.values():
+        assert r.verdict in ("reproduced", "not reproduced")
+
+
+@pytest.mark.slow
+def test_html_references_only_embedded_assets(small_report):
+    out, result = small_report
+    text = result.report.read_text(encoding="utf-8")
+    parser = _Collect()
+    parser.feed(text)
+    assert parser.imgs, "no images in the report"
+    for src in parser.imgs:
+        assert src.startswith("data:image/png;base64,"), src[:60]
+        assert_has_plotted_data(base64.b64decode(src.split(",", 1)[1]), "embedded image")
+    assert not parser.links and not any("src" in s for s in parser.scripts)
+    assert "http://" not in text and "https://" not in text and "url(" not in text
+    # every section the run produced is in the table of contents
+    for sid in parser.ids:
+        assert f"href='#{sid}'" in text
+    assert "Zero and constant weights never break symmetry" in text
+    assert "initlab experiment symmetry" in text  # the command that reproduces it
+
+
+def test_every_figure_function_plots_measured_data(tmp_path):
+    """Each figure kind, fed with data measured here (not constants), yields a PNG with plotted data."""
+    import torch
+
+    import initlab
+    from initlab import theory
+    from initlab.report import figures as F
+
+    w = initlab.he_normal()(torch.empty(64, 128), seed=0).numpy()
+    d = initlab.he_normal().distribution((64, 128))
+    x = np.linspace(-0.5, 0.5, 50)
+    pngs = {"weights": F.weight_distributions({"he": w}, {"he": (x, np.exp(-x**2 / (2 * d.variance)))},
+                                              {"he": "N(0, 2/fan_in)"}, (64, 128))}
+    net = torch.nn.Sequential(*[m for _ in range(4) for m in (torch.nn.Linear(32, 32), torch.nn.Tanh())])
+    initlab.initialize(net, seed=0)
+    acts, h = [], torch.randn(256, 32, generator=torch.Generator().manual_seed(0))
+    for m in net:
+        h = m(h)
+        if isinstance(m, torch.nn.Tanh):
+            acts.append(h.detach().numpy())
+    pngs["hist"] = F.activation_histograms({"glorot": acts}, "tanh")
+    stds = [float(a.std()) for a in acts]
+    pngs["profile"] = F.layer_profile([{"scheme": "glorot", "layer": i + 1, "act_std": s, "grad_std": s / 2}
+                                       for i, s in enumerate(stds)], "profile")
+    pngs["curves"] = F.training_curves([{"label": "a", "epoch": e, "train_loss": 1 / (1 + e + stds[0]),
+                                         "test_acc": min(0.99, 0.1 * e + stds[1])} for e in range(5)], "curves", 0.1)
+    pngs["distinct"] = F.distinct_units([{"label": "a", "epoch": e, "layer": 1, "distinct_units": 1 + e,
+                                          "width": 8} for e in range(4)], "distinct")
+    pngs["heat"] = F.accuracy_heatmap([{"scheme": s, "activation": a, "test_acc": abs(np.tanh(i + j * stds[0]))}
+                                       for i, s in enumerate(["he", "glorot"]) for j, a in
+                                       enumerate(["relu", "tanh"])], "heat")
+    pngs["phase"] = F.phase_diagram({"tanh": theory.phase_diagram("tanh", np.linspace(0.5, 3, 12),
+                                                                  np.linspace(0, 0.2, 6))})
+    pngs["lines"] = F.line_plot([{"d": 2 ** k, "s": stds[k % 4], "g": "x"} for k in range(5)], "d", "s", "g",
+                                "depth", "steps", "lines", logx=True)
+    for name, png in pngs.items():
+        assert_has_plotted_data(png, name)
+
+
+def test_blank_figure_is_rejected_by_the_check():
+    """The plotted-data check can fail: an empty axes does not pass it."""
+    from initlab.report import figures as F
+
+    plt = F._plt()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    with pytest.raises(AssertionError):
+        assert_has_plotted_data(F.to_png(fig), "empty")
+
+
+@pytest.mark.slow
+def test_sweep_run_dir_renders(tmp_path):
+    from initlab.experiments.sweep import run_sweep
+    from initlab.report.sweep_report import render_run_dir
+
+    out = tmp_path / "run"
+    run_sweep({"scheme": ["he_normal", "glorot_normal"], "activation": ["relu", "tanh"], "depth": [2],
+               "width": [16], "seed": [0], "epochs": 2, "dataset": ["digits"]}, out, progress=False)
+    path = render_run_dir(out)
+    assert path.is_file()
+    pngs = list(path.parent.glob("*.png"))
+    assert {p.stem for p in pngs} >= {"sweep-curves", "sweep-heatmap"}
+    for p in pngs:
+        assert_has_plotted_data(p.read_bytes(), p.name)
+
+
+def test_report_of_a_missing_run_dir_is_a_clear_error(tmp_path):
+    from initlab.errors import InitlabError
+    from initlab.report.sweep_report import render_run_dir
+
+    with pytest.raises(InitlabError, match="no results.csv"):
+        render_run_dir(tmp_path)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.slow
+def test_headless_browser_opens_the_report(small_report):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on this machine: install Debian's `chromium` package, or run the test set-up "
+                    "with INITLAB_INSTALL_BROWSER=1 as root (CI does)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
+    out, result = small_report
+    parser = _Collect()
+    parser.feed(result.report.read_text(encoding="utf-8"))
+    errors = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(result.report.as_uri())
+            page.wait_for_load_state("load")
+            for sid in parser.ids:
+                assert page.locator(f"section#{sid} h2").count() == 1, sid
+            images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        finally:
+            browser.close()
+    assert len(images) == len(parser.imgs) > 0
+    assert all(done and width > 0 for done, width in images), images
+    assert errors == []
