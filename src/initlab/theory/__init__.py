@@ -1,0 +1,14 @@
+"""Mean-field theory of signal propagation in deep fully connected networks.
+
+Poole et al. 2016, "Exponential expressivity in deep neural networks through transient chaos";
+Schoenholz et al. 2017, "Deep Information Propagation". The variance map, its fixed point, χ₁,
+the correlation map, the depth scales ξ_q and ξ_c, the edge of chaos, the phase diagram, and
+layer-by-layer predictions for a chain of layers or for an actual ``nn.Sequential``.
+"""
+
+from .meanfield import (Prediction, chi1, correlation_map, critical_sigma_w, depth_scales, fixed_point,
+                        phase_diagram, predict, variance_map)
+from .model import predict_model
+
+__all__ = ["variance_map", "fixed_point", "chi1", "correlation_map", "depth_scales", "critical_sigma_w",
+           "predict", "Prediction", "predict_model", "phase_diagram"]
