@@ -22,9 +22,9 @@ _LAZY = {
     "plan": ("initlab.model", "plan"),
     "InitPlan": ("initlab.model", "InitPlan"),
     "materialize": ("initlab.model.materialize", "materialize"),
-    "probe": ("initlab.diagnose", "probe"),
-    "diagnose": ("initlab.diagnose", "diagnose"),
-    "lsuv": ("initlab.diagnose", "lsuv"),
+    "probe": ("initlab.diagnostics", "probe"),
+    "diagnose": ("initlab.diagnostics", "diagnose"),
+    "lsuv": ("initlab.diagnostics", "lsuv"),
     "theory": ("initlab.theory", None),
 }
 

@@ -1,0 +1,482 @@
+"""``probe``: one forward and one backward pass through a model, recorded layer by layer.
+
+Module hooks see every module; a ``TorchFunctionMode`` sees the activations a ``forward`` calls as
+functions (``F.relu(x)``, ``torch.tanh(x)``, ``x.sigmoid()`` …), which no module hook can. Each
+observation becomes one flat row (Wickham's tidy data: one row per layer call, one column per
+quantity), in the order the forward pass produced them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+
+from ..errors import InitlabError
+from ._sites import (FUNCTIONAL, ActSpec, check_layer_input, feature_dim, is_weight_layer, module_activation,
+                     unit_weights, weight_of)
+from ._state import ModelState
+from ._stats import (NAN, UnitKeys, distinct_units, forward_stats, grad_stats, mean_square, saturated_fraction,
+                     sum_square)
+
+__all__ = ["probe", "LayerRecords", "COLUMNS"]
+
+COLUMNS = (
+    "index", "layer", "call", "kind", "role", "activation",
+    "units", "distinct_units",
+    "mean", "std", "min", "max", "ms", "input_ms", "frac_saturated", "frac_dead", "nonfinite",
+    "grad_std", "grad_nonfinite", "grad_var_rel",
+    "weight_norm", "weight_grad_norm", "grad_weight_ratio",
+    "pred_preact_var", "pred_out_var", "pred_grad_var",
+)
+"""The columns of a probe's table, in order. See :func:`probe` for what each one means."""
+
+
+@dataclass(frozen=True)
+class LayerRecords:
+    """What :func:`probe` measured: one row (a dict over :data:`COLUMNS`) per observation, plus the
+    loss it back-propagated. Index it by position or by layer name (the first call of that layer)."""
+
+    rows: tuple[dict, ...]
+    loss: float
+    loss_name: str
+    batch_size: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.rows)
+
+    def __getitem__(self, key: int | str) -> dict:
+        if isinstance(key, str):
+            for row in self.rows:
+                if row["layer"] == key:
+                    return row
+            raise KeyError(key)
+        return self.rows[key]
+
+    def where(self, role: str) -> list[dict]:
+        """The rows of one role: ``input``, ``weight``, ``param`` or ``activation``."""
+        return [r for r in self.rows if r["role"] == role]
+
+    def to_frame(self):
+        """The rows as a ``pandas.DataFrame`` with the columns of :data:`COLUMNS`."""
+        import pandas as pd
+
+        return pd.DataFrame([dict(r) for r in self.rows], columns=list(COLUMNS))
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict: non-finite numbers become ``None``."""
+        return {"loss": _jsonable(self.loss), "loss_name": self.loss_name, "batch_size": self.batch_size,
+                "columns": list(COLUMNS), "rows": [{k: _jsonable(r[k]) for k in COLUMNS} for r in self.rows]}
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The records as JSON text (see :meth:`to_dict`); :meth:`from_json` reads it back."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LayerRecords":
+        data = json.loads(text)
+        rows = tuple({k: (NAN if r.get(k) is None and k in _NUMERIC else r.get(k)) for k in COLUMNS}
+                     for r in data["rows"])
+        loss = NAN if data["loss"] is None else data["loss"]
+        return cls(rows, loss, data["loss_name"], data["batch_size"])
+
+
+_NUMERIC = set(COLUMNS) - {"layer", "kind", "role", "activation"}
+
+
+def _jsonable(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def _new_row(index: int, layer: str, call: int, kind: str, role: str, activation: str | None) -> dict:
+    row = {c: NAN for c in COLUMNS}
+    row.update(index=index, layer=layer, call=call, kind=kind, role=role, activation=activation,
+               nonfinite=0, grad_nonfinite=0)
+    return row
+
+
+def _first_tensor(out) -> Tensor | None:
+    if isinstance(out, Tensor):
+        return out
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    return None
+
+
+class _quiet:
+    """Our own tensor operations inside hooks: no ``__torch_function__`` dispatch (the functional-
+    activation mode would otherwise see, and pay for, every one of them) and one CPU thread (they
+    are short, memory-bound reductions; a parallel region costs more than it saves, most of all
+    on a loaded machine)."""
+
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        self.off = torch._C.DisableTorchFunction()
+        self.off.__enter__()
+        if self.threads != 1:
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        if self.threads != 1:
+            torch.set_num_threads(self.threads)
+        self.off.__exit__(*exc)
+
+
+class _Recorder:
+    """The hooks of one probe and the rows they write."""
+
+    def __init__(self, input_shape: tuple, symmetry_rtol: float):
+        self.rows: list[dict] = []
+        self.modules: list[nn.Module | None] = []
+        self.module_handles: list = []
+        self.tensor_handles: list = []
+        self.stack: list[str] = []
+        self.in_ms: list[float] = []
+        self.act_depth = 0
+        self.calls: dict[str, int] = {}
+        self.sites: dict[str, int] = {}
+        self.fd = -1
+        self.keys = UnitKeys()
+        self.input_shape = input_shape
+        self.rtol = symmetry_rtol
+        self.last: tuple | None = None  # (tensor, its version, its mean square): the latest output seen
+
+    # -- rows -------------------------------------------------------------------------------
+    def _row(self, layer: str, kind: str, role: str, activation: str | None, module: nn.Module | None) -> dict:
+        call = self.calls.get(layer, 0)
+        self.calls[layer] = call + 1
+        row = _new_row(len(self.rows), layer, call, kind, role, activation)
+        self.rows.append(row)
+        self.modules.append(module)
+        return row
+
+    def input_row(self, x: Tensor) -> None:
+        row = self._row("<input>", type(x).__name__, "input", None, None)
+        if x.is_floating_point():
+            with _quiet():
+                row.update(forward_stats(x))
+            self.last = (x, x._version, row["ms"])
+        row["units"] = x.shape[1] if x.dim() >= 2 else x.numel()
+        self.fd = 1 if x.dim() >= 3 else -1
+
+    def _grad_hook(self, row: dict, g: Tensor) -> None:
+        with _quiet():
+            row["grad_std"], row["grad_nonfinite"] = grad_stats(g)
+
+    def _observe(self, row: dict, y: Tensor, act: ActSpec | None, fd: int) -> None:
+        """Forward statistics of an output, read now: a later in-place op may overwrite it."""
+        row.update(forward_stats(y, fd if act is not None and act.can_die else None))
+        row["units"] = y.shape[fd] if y.dim() >= 2 else y.numel()
+        if act is not None:
+            row["frac_saturated"] = saturated_fraction(y, act)
+        self.last = (y, y._version, row["ms"])
+        if y.requires_grad:
+            self.tensor_handles.append(y.register_hook(partial(self._grad_hook, row)))
+
+    # -- module hooks -----------------------------------------------------------------------
+    def attach(self, model: nn.Module) -> None:
+        for name, m in model.named_modules():
+            act = module_activation(m)
+            has_params = any(p is not None for p in m._parameters.values())
+            self.module_handles.append(m.register_forward_pre_hook(partial(self._pre, name, act, has_params)))
+            self.module_handles.append(m.register_forward_hook(partial(self._post, name, act, has_params)))
+
+    def detach_modules(self) -> None:
+        for h in self.module_handles:
+            h.remove()
+        self.module_handles.clear()
+
+    def remove_all(self) -> None:
+        self.detach_modules()
+        for h in self.tensor_handles:
+            h.remove()
+        self.tensor_handles.clear()
+        self.last = None
+
+    def _input_ms(self, x) -> float:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            return NAN
+        if self.last is not None and self.last[0] is x and self.last[1] == x._version:
+            return self.last[2]  # the output recorded just before, unchanged since
+        return mean_square(x)
+
+    def _pre(self, name: str, act: ActSpec | None, has_params: bool, m: nn.Module, args: tuple) -> None:
+        with _quiet():
+            self.stack.append(name)
+            if act is not None:
+                self.act_depth += 1  # nn.ReLU calls F.relu: record the module, not the call inside it
+            elif has_params:
+                check_layer_input(name, m, args, self.input_shape)
+                if is_weight_layer(m):
+                    self.in_ms.append(self._input_ms(args[0] if args else None))
+
+    def _post(self, name: str, act: ActSpec | None, has_params: bool, m: nn.Module, args: tuple, out) -> None:
+        with _quiet():
+            self.stack.pop()
+            if act is not None:
+                self.act_depth -= 1
+            elif not has_params:
+                return
+            y = _first_tensor(out)
+            weight = act is None and is_weight_layer(m)
+            role = "activation" if act is not None else ("weight" if weight else "param")
+            row = self._row(name, type(m).__name__, role, act.name if act is not None else None, m)
+            if weight:
+                row["input_ms"] = self.in_ms.pop()
+                row["weight_norm"] = math.sqrt(sum_square(weight_of(m)))
+            if y is None or not y.is_floating_point():
+                return
+            if act is None:
+                self.fd = feature_dim(m)
+                fd = self.fd
+            else:
+                fd = self.fd if y.dim() >= 3 else -1
+            self._observe(row, y, act, fd)
+            if act is None:
+                uw = unit_weights(m)
+                if uw is not None and y.dim() >= 1 and uw[0].shape[0] == row["units"] and row["nonfinite"] == 0:
+                    rows, bias = uw
+                    w_sq = (row["weight_norm"] ** 2 if weight else sum_square(rows)) + (
+                        sum_square(bias) if bias is not None else 0.0)
+                    row["distinct_units"] = distinct_units(rows, bias, y, fd, self.keys, w_sq,
+                                                           row["ms"] * y.numel(), self.rtol)
+
+    # -- functional activations -------------------------------------------------------------
+    def functional(self, func, act: ActSpec, y: Tensor) -> None:
+        with _quiet():
+            owner = self.stack[-1] if self.stack else ""
+            base = f"{owner}.{act.name}" if owner else act.name
+            n = self.sites.get(base, 0)
+            self.sites[base] = n + 1
+            row = self._row(f"{base}#{n}", getattr(func, "__name__", act.name), "activation", act.name, None)
+            if y.is_floating_point():
+                self._observe(row, y, act, self.fd if y.dim() >= 3 else -1)
+
+    # -- after the backward pass ------------------------------------------------------------
+    def finish(self, grads: dict) -> None:
+        last_weight = None
+        for row, m in zip(self.rows, self.modules):
+            if row["role"] == "weight":
+                row["activation"] = "linear"
+                last_weight = row
+            elif row["role"] == "activation" and last_weight is not None:
+                if last_weight["activation"] == "linear":
+                    last_weight["activation"] = row["activation"]
+                last_weight = None
+            if m is None or row["role"] == "input":
+                continue
+            w = weight_of(m)
+            ps = [w] if w is not None else [p for p in m._parameters.values() if p is not None]
+            if not math.isfinite(row["weight_norm"]):
+                row["weight_norm"] = math.sqrt(sum(sum_square(p) for p in ps))
+            wn = row["weight_norm"]
+            gs = [grads.get(p) for p in ps]
+            if all(g is not None for g in gs):
+                gn = math.sqrt(sum(sum_square(g) for g in gs))
+                row["weight_grad_norm"] = gn
+                row["grad_weight_ratio"] = gn / wn if wn > 0 else (math.inf if gn > 0 else NAN)
+        weights = [r for r in self.rows if r["role"] == "weight" and math.isfinite(r["grad_std"])]
+        ref = weights[-1]["grad_std"] if weights else NAN
+        if ref > 0:
+            for row in self.rows:
+                row["grad_var_rel"] = (row["grad_std"] / ref) ** 2
+
+
+class _FunctionalMode(TorchFunctionMode):
+    def __init__(self, rec: _Recorder):
+        super().__init__()
+        self.rec = rec
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        rec = self.rec
+        if rec.act_depth == 0 and isinstance(out, Tensor):
+            spec = FUNCTIONAL.get(func)
+            if spec is not None:
+                rec.functional(func, spec(args, kwargs), out)
+        return out
+
+
+# -- argument checks ----------------------------------------------------------------------------
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    if next(model.parameters(), None) is None:
+        raise InitlabError(f"model: got a {type(model).__name__} with no parameters; allowed: a module with at "
+                           "least one parameter (a probe measures the layers that carry weights)")
+
+
+def _check_inputs(inputs) -> tuple:
+    args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    if not args or not all(isinstance(a, Tensor) for a in args):
+        raise InitlabError(f"inputs: got {type(inputs).__name__}; allowed: a tensor (the batch, batch dimension "
+                           "first) or a tuple of tensors passed to forward as positional arguments")
+    x = args[0]
+    if x.dim() == 0:
+        raise InitlabError("inputs: got a 0-dimensional tensor; allowed: a batch with the batch dimension first")
+    if x.shape[0] == 0:
+        raise InitlabError(f"inputs: got an empty batch of shape {tuple(x.shape)}; allowed: at least 1 sample")
+    return args
+
+
+def _check_targets(targets, batch: int) -> Tensor | None:
+    if targets is None:
+        return None
+    if not isinstance(targets, Tensor):
+        raise InitlabError(f"targets: got {type(targets).__name__}; allowed: None or a tensor")
+    if targets.dim() == 0 or targets.shape[0] != batch:
+        raise InitlabError(f"targets: got shape {tuple(targets.shape)}; allowed: a batch dimension of {batch}, "
+                           "the same as the inputs")
+    return targets.detach()
+
+
+def _loss(out, targets: Tensor | None, loss_fn: Callable | None) -> tuple[Tensor, str]:
+    if loss_fn is not None:
+        loss = loss_fn(out) if targets is None else loss_fn(out, targets)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            raise InitlabError(f"loss_fn: returned {type(loss).__name__}"
+                               f"{' of shape ' + str(tuple(loss.shape)) if isinstance(loss, Tensor) else ''}; "
+                               "allowed: a scalar tensor")
+        return loss.reshape(()), getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    y = _first_tensor(out)
+    if y is None or not y.is_floating_point():
+        raise InitlabError(f"model output: got {type(out).__name__}; allowed: a floating tensor (or a tuple/dict "
+                           "holding one) for the default loss, or pass loss_fn")
+    if targets is None:
+        return 0.5 * y.square().mean(), "half_mean_square"
+    if not targets.is_floating_point():
+        if y.dim() < 2 or tuple(targets.shape) != (y.shape[0], *y.shape[2:]):
+            raise InitlabError(f"targets: got class indices of shape {tuple(targets.shape)} for an output of "
+                               f"shape {tuple(y.shape)}; allowed: shape {(y.shape[0], *y.shape[2:])} "
+                               "(class indices for the output's dimension 1), or pass loss_fn")
+        lo, hi = int(targets.min()), int(targets.max())
+        if lo < 0 or hi >= y.shape[1]:
+            raise InitlabError(f"targets: got class indices from {lo} to {hi}; allowed: 0 to {y.shape[1] - 1} "
+                               f"for an output with {y.shape[1]} classes")
+        return F.cross_entropy(y, targets), "cross_entropy"
+    if targets.shape != y.shape:
+        raise InitlabError(f"targets: got float targets of shape {tuple(targets.shape)}; allowed: the output's "
+                           f"shape {tuple(y.shape)}, or pass loss_fn")
+    return 0.5 * (y - targets).square().mean(), "half_mse"
+
+
+def _unique_params(model: nn.Module) -> list[Tensor]:
+    return [p for p in model.parameters() if p.is_floating_point() or p.is_complex()]
+
+
+def _add_predictions(model: nn.Module, rows: list[dict]) -> None:
+    """Fill the ``pred_*`` columns from :func:`initlab.theory.predict_model` (mean-field theory of
+    the chain of layers, Poole et al. 2016) where the model is a chain the theory supports, from
+    the second moment of the network input."""
+    weights = [r for r in rows if r["role"] == "weight" and r["call"] == 0]
+    m0 = rows[0]["ms"] if rows and rows[0]["role"] == "input" else NAN
+    if not weights or not math.isfinite(m0):
+        return
+    try:
+        from ..theory import predict_model
+    except ImportError:
+        return
+    try:
+        preds = predict_model(model, input_variance=m0)
+    except (InitlabError, NotImplementedError, TypeError, ValueError):
+        return
+    by_name = {p["layer"]: p for p in preds}
+    for row in weights:
+        p = by_name.get(row["layer"])
+        if p is not None:
+            for key in ("pred_preact_var", "pred_out_var", "pred_grad_var"):
+                row[key] = float(p[key])
+
+
+def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Callable | None = None, *,
+          symmetry_rtol: float = 1e-5, theory: bool = True) -> LayerRecords:
+    """Run one forward and one backward pass and record, layer by layer, what the initialization
+    does to the signal and its gradient.
+
+    ``inputs``: the batch (batch dimension first), or a tuple of tensors for ``forward(*inputs)``.
+    The model runs in its current train/eval mode. The loss, unless ``loss_fn`` is given
+    (called as ``loss_fn(output)`` or ``loss_fn(output, targets)``):
+
+    * class-index ``targets`` (an integer tensor) → cross-entropy of the output (logits on dim 1);
+    * float ``targets`` of the output's shape → ``0.5·mean((output − targets)²)``;
+    * no targets → ``0.5·mean(output²)``.
+
+    The gradients come from ``torch.autograd.grad``, so no ``.grad`` is written. Rows, in forward
+    order (:data:`COLUMNS`):
+
+    * ``role``: ``input`` (the batch), ``weight`` (a layer whose ``weight`` has ≥ 2 dims: Linear,
+      Conv, Embedding …), ``param`` (other modules with parameters: norms …) or ``activation``
+      (a module, or a functional call named ``<module>.<name>#<n>``);
+    * ``activation``: for an activation row its own name; for a weight row the first activation
+      recorded after it before the next weight layer (``linear`` if none);
+    * ``mean``, ``std``, ``min``, ``max``, ``ms`` (mean square) over every element of the output;
+      ``input_ms``: mean square of a weight layer's input; ``nonfinite``: NaN/Inf count;
+    * ``frac_saturated``: fraction of an activation's outputs on a flat end — tanh and softsign
+      ``|y| > 0.99``; sigmoid ``y < 0.01`` or ``y > 0.99``; hardtanh at ``min_val``/``max_val``;
+      relu6 ``y >= 6``; hardsigmoid ``y <= 0`` or ``y >= 1``; elu/celu ``y < −0.99·alpha``; selu
+      ``y < −0.99·λα``; NaN for activations without a flat end (relu, gelu, silu …);
+    * ``frac_dead``: fraction of relu/relu6 units that are 0 for the whole batch (and every
+      position, for convolutions); ``units`` along the feature axis (1 for conv/norm outputs,
+      else the last);
+    * ``distinct_units``: units that are not duplicates of another (same incoming weights and
+      same outputs within ``symmetry_rtol``, see :func:`~initlab.diagnostics._stats.distinct_units`);
+    * ``grad_std``: std of the loss gradient with respect to the output; ``grad_var_rel``:
+      its square relative to the last weight layer's;
+    * ``weight_norm``, ``weight_grad_norm`` (of ``weight``, or of all the module's own parameters
+      when it has no ``weight``) and their ratio ``grad_weight_ratio``;
+    * ``pred_preact_var``, ``pred_out_var``, ``pred_grad_var``: mean-field predictions for the
+      weight layers of a supported chain (NaN otherwise), from the measured ``input_ms``.
+
+    Nothing is lost: parameters, ``.grad``, ``requires_grad``, modes, hooks, buffers (BatchNorm
+    running statistics) and torch's random state are as before, also when forward or backward
+    raises. Frozen parameters are measured too (``requires_grad`` is set on during the probe).
+    """
+    _check_model(model)
+    args = _check_inputs(inputs)
+    targets = _check_targets(targets, args[0].shape[0])
+    state = ModelState(model)
+    rec = _Recorder(tuple(args[0].shape), symmetry_rtol)
+    try:
+        # gradients are needed even when the caller runs under no_grad or inference_mode
+        with torch.inference_mode(False), torch.enable_grad():
+            args = tuple(a.detach().clone() for a in args)  # in-place first layers must not write the caller's batch
+            params = _unique_params(model)
+            for p in params:
+                p.requires_grad_(True)
+            rec.input_row(args[0])
+            rec.attach(model)
+            with _FunctionalMode(rec):
+                out = model(*args)
+            rec.detach_modules()
+            loss, loss_name = _loss(out, targets, loss_fn)
+            grads: dict = {}
+            if loss.requires_grad:
+                got = torch.autograd.grad(loss, params, allow_unused=True)
+                grads = {p: g for p, g in zip(params, got) if g is not None}
+            loss_value = float(loss.detach().float().item())
+            del out, loss
+        with _quiet():
+            rec.finish(grads)
+    finally:
+        rec.remove_all()
+        state.restore()
+    if theory:
+        _add_predictions(model, rec.rows)
+    return LayerRecords(tuple(rec.rows), loss_value, loss_name, int(args[0].shape[0]))
+
