@@ -206,3 +206,19 @@ def test_headless_browser_opens_the_report(small_report):
     assert len(images) == len(parser.imgs) > 0
     assert all(done and width > 0 for done, width in images), images
     assert errors == []
+
+
+@pytest.mark.slow
+def test_doctor_report(tmp_path):
+    from click.testing import CliRunner
+
+    from initlab.cli import main
+
+    out = tmp_path / "doc"
+    res = CliRunner().invoke(main, ["doctor", "mlp:depth=20,width=128,act=relu,init=xavier_normal", "--batch-size",
+                                    "128", "--fix", "auto", "--report", str(out)])
+    assert res.exit_code == 0, res.output
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "vanishing" in text and "After --fix auto" in text and "healthy" in text
+    assert "initlab doctor" in text and "--fix auto" in text
+    assert_has_plotted_data((out / "doctor-profile.png").read_bytes(), "doctor-profile.png")

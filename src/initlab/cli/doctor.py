@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shlex
 import re
 import sys
 from pathlib import Path
@@ -158,7 +159,9 @@ def _print_findings(console, findings, title: str) -> None:
 @click.option("--fix", type=click.Choice(["auto", "lsuv"]), default=None,
               help="Apply a fix and probe again: auto = initlab.initialize(model, 'auto') (a scheme per layer from "
                    "the activation that follows it); lsuv = initlab.lsuv(model, batch) (Mishkin & Matas 2015).")
-def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix):
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write an HTML report (report.html + PNG figures) into this folder.")
+def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, report_dir):
     """Probe MODEL layer by layer on a batch, name what its initialization does wrong (symmetric,
     vanishing, exploding, saturated, dead, nonfinite) and how to fix it.
 
@@ -210,12 +213,26 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix):
         raise click.ClickException(str(exc)) from None
 
     info = {"model": model, "data": data, "input_shape": list(shape), "batch_size": int(x.shape[0]), "seed": seed}
+    report_path = None
+    if report_dir is not None:
+        from ..report.diagnosis import render_diagnosis
+
+        parts = ["initlab", "doctor", shlex.quote(model), f"--data {data}", f"--batch-size {batch_size}", f"--seed {seed}"]
+        if input_shape:
+            parts.append(f"--input-shape {shlex.quote(input_shape)}")
+        if fix:
+            parts.append(f"--fix {fix}")
+        command = " ".join(parts + [f"--report {shlex.quote(str(report_dir))}"])
+        report_path = render_diagnosis(records, findings, report_dir, info={**info, "command": command},
+                                       after=after, fix=fix)
     if as_json:
         out = {**info, "loss": records.loss if math.isfinite(records.loss) else None,
                "records": records.to_dict(), "findings": [f.to_dict() for f in findings]}
         if after is not None:
             out["fix"] = {"method": fix, "lsuv": lsuv_result.to_dict() if lsuv_result is not None else None}
             out["after"] = {"records": after[0].to_dict(), "findings": [f.to_dict() for f in after[1]]}
+        if report_path is not None:
+            out["report"] = str(report_path.resolve())
         click.echo(json.dumps(out, indent=2, allow_nan=False))
         return
 
@@ -234,3 +251,5 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix):
         console.print(_layer_table(after[0], f"after --fix {fix}"))
         _print_findings(console, findings, "before")
         _print_findings(console, after[1], f"after --fix {fix}")
+    if report_path is not None:
+        click.echo(f"report: {report_path.resolve()}")
