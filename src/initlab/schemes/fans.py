@@ -38,6 +38,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..errors import InitlabError
+
 __all__ = ["Fans", "compute_fans", "LAYOUTS"]
 
 LAYOUTS = ("torch", "keras", "jax")
@@ -72,7 +74,7 @@ FAN_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 
 def _norm_axis(axis: int, ndim: int, name: str) -> int:
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}={axis} is out of range for a {ndim}-D shape; allowed: {-ndim}..{ndim - 1}")
+        raise InitlabError(f"{name}: got {axis} for a {ndim}-D shape; allowed: {-ndim}..{ndim - 1}")
     return axis % ndim
 
 
@@ -98,13 +100,14 @@ def compute_fans(
     shape = tuple(int(s) for s in shape)
     layout = check_choice("layout", layout, LAYOUTS)
     if len(shape) == 0:
-        raise ValueError("fans are undefined for a 0-D tensor (shape=()); use a scheme that needs no fans")
+        raise InitlabError("shape: got () (a 0-D tensor), where fans are undefined; allowed: a tensor with at "
+                           "least 1 dimension, or a scheme that needs no fans")
     if any(s < 0 for s in shape):
-        raise ValueError(f"shape={shape} has a negative size")
+        raise InitlabError(f"shape: got {shape}; allowed: non-negative sizes")
     if math.prod(shape) == 0:
-        raise ValueError(f"fans are undefined for a zero-size tensor (shape={shape})")
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be a positive integer, got {groups!r}")
+        raise InitlabError(f"shape: got {shape} (zero-size), where fans are undefined; allowed: a non-empty tensor")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise InitlabError(f"groups: got {groups!r}; allowed: a positive integer")
     if len(shape) == 1:
         return Fans(shape[0], shape[0], 1)
 
@@ -121,27 +124,30 @@ def compute_fans(
             # stacked weights: the layout applies to the non-batch axes
             rest = [a for a in range(ndim) if a not in batch]
             if len(rest) < 2:
-                raise ValueError(f"shape={shape} with batch_axes={tuple(batch_axes)} leaves fewer than 2 axes")
+                raise InitlabError(f"batch_axes: got {tuple(batch_axes)} for shape {shape}, which leaves fewer than 2 "
+                                   "axes; allowed: batch axes that leave an in and an out axis")
             if layout == "torch":
                 out_ax, in_ax = (rest[1], rest[0]) if transposed else (rest[0], rest[1])
             else:
                 in_ax, out_ax = rest[-2], rest[-1]
     else:
         if in_axis is None or out_axis is None:
-            raise ValueError("give both in_axis and out_axis, or neither")
+            raise InitlabError(f"in_axis, out_axis: got {in_axis!r}, {out_axis!r}; allowed: both, or neither")
         in_ax = _norm_axis(in_axis, ndim, "in_axis")
         out_ax = _norm_axis(out_axis, ndim, "out_axis")
         if in_ax == out_ax:
-            raise ValueError(f"in_axis and out_axis must differ, got {in_axis} and {out_axis}")
+            raise InitlabError(f"in_axis, out_axis: got {in_axis} and {out_axis}; allowed: two different axes")
     if in_ax in batch or out_ax in batch:
-        raise ValueError("in_axis/out_axis cannot also be batch axes")
+        raise InitlabError(f"batch_axes: got {tuple(batch_axes)}, which includes the in or out axis; allowed: other axes")
     rf = math.prod(s for a, s in enumerate(shape) if a not in (in_ax, out_ax) and a not in batch)
     n_in, n_out = shape[in_ax], shape[out_ax]
     if transposed:
         # stored (in, out/g, *k): shape[0] is the layer's input channels (all groups)
         if n_in % groups:
-            raise ValueError(f"groups={groups} does not divide the {n_in} input channels of shape={shape}")
+            raise InitlabError(f"groups: got {groups}, which does not divide the {n_in} input channels of shape "
+                               f"{shape}; allowed: a divisor of {n_in}")
         return Fans(n_in // groups * rf, n_out * rf, rf)
     if n_out % groups:
-        raise ValueError(f"groups={groups} does not divide the {n_out} output channels of shape={shape}")
+        raise InitlabError(f"groups: got {groups}, which does not divide the {n_out} output channels of shape "
+                           f"{shape}; allowed: a divisor of {n_out}")
     return Fans(n_in * rf, n_out // groups * rf, rf)

@@ -221,11 +221,14 @@ class VarianceScaling(Initializer):
         return math.sqrt(scale / fans.get(mode))
 
     def _resolve(self, shape, fans, layout, *, groups=1):
+        return self.law(self.std_for(fans))
+
+    def law(self, std: float) -> Distribution:
+        """The distribution of this core for a target std (the truncated law widens σ to keep it)."""
         dist = self.distribution_
         if isinstance(dist, str) and dist.lower() == "untruncated_normal":  # Keras's spelling
             dist = "normal"
         dist = check_choice("distribution", dist, DISTRIBUTIONS)
-        std = self.std_for(fans)
         if dist == "normal":
             return _normal(0.0, std)
         if dist == "uniform":
@@ -247,8 +250,15 @@ class _Specialised(Initializer):
     def core(self) -> VarianceScaling:
         raise NotImplementedError
 
+    def std(self, fans: Fans) -> float:
+        """The target std; equal to ``core().std_for(fans)``, written with PyTorch's arithmetic where it
+        has a counterpart so that float64 values match ``torch.nn.init`` bit for bit."""
+        return self.core().std_for(fans)
+
     def _resolve(self, shape, fans, layout, *, groups=1):
-        return self.core()._resolve(shape, fans, layout)
+        core = self.core()
+        core.std_for(fans)  # validates scale and mode
+        return core.law(self.std(fans))
 
 
 @dataclass(frozen=True, repr=False)
@@ -258,6 +268,9 @@ class _Glorot(_Specialised):
 
     def core(self):
         return VarianceScaling(_check_gain(self.gain) ** 2, "fan_avg", self.dist)
+
+    def std(self, fans):
+        return self.gain * math.sqrt(2.0 / float(fans.fan_in + fans.fan_out))  # torch.nn.init.xavier_*
 
 
 class GlorotNormal(_Glorot):
@@ -300,6 +313,9 @@ class _He(_Specialised):
     def core(self):
         gain = calculate_gain(self.nonlinearity, self.a)
         return VarianceScaling(gain**2, self.mode, self.dist)
+
+    def std(self, fans):
+        return calculate_gain(self.nonlinearity, self.a) / math.sqrt(fans.get(self.mode))  # torch.nn.init.kaiming_*
 
 
 class HeNormal(_He):
@@ -452,15 +468,20 @@ class Dirac(Initializer):
             raise InitlabError(f"layout: got {layout!r}; 'dirac' is defined for layout 'torch' (out, in, *k)")
         if not 3 <= len(shape) <= 5:
             raise InitlabError(f"shape: got {shape} ({len(shape)}-D); 'dirac' needs a 3-D to 5-D conv weight")
-        if isinstance(self.groups, bool) or not isinstance(self.groups, int) or self.groups < 1:
-            raise InitlabError(f"groups: got {self.groups!r}; allowed: a positive integer")
-        if shape[0] % self.groups:
-            raise InitlabError(f"groups: got {self.groups}, which does not divide the {shape[0]} output channels "
+        for v in (self.groups, groups):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InitlabError(f"groups: got {v!r}; allowed: a positive integer")
+        if self.groups != 1 and groups != 1 and groups != self.groups:
+            raise InitlabError(f"groups: got {groups} at call time for dirac(groups={self.groups}); allowed: the same "
+                               "value, or one of the two left at 1")
+        n_groups = groups if groups != 1 else self.groups  # the call-time value, like every scheme's fans
+        if shape[0] % n_groups:
+            raise InitlabError(f"groups: got {n_groups}, which does not divide the {shape[0]} output channels "
                                f"of shape {shape}; allowed: a divisor of {shape[0]}")
         _require_numel(shape, self.name)
-        ones = self.groups * min(shape[0] // self.groups, shape[1])
+        ones = n_groups * min(shape[0] // n_groups, shape[1])
         n = math.prod(shape)
-        return _structured("dirac", shape, g * g * ones / n, g * ones / n, gain=g, groups=self.groups)
+        return _structured("dirac", shape, g * g * ones / n, g * ones / n, gain=g, groups=n_groups)
 
 
 @dataclass(frozen=True, repr=False)

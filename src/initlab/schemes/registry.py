@@ -60,8 +60,11 @@ def canonical_name(name: str) -> str:
     key = str(name).strip().lower()
     if key in _LOOKUP:
         return _LOOKUP[key]
-    raise InitlabError(f"scheme: got unknown name {name!r}; allowed: a name from `initlab list`"
-                       f"{suggest(key, _allowed_names())}")
+    # Keras's underscore-free class names ('henormal' = the truncated law) are offered only to a user
+    # who typed without underscores, so 'he_norml' is pointed at 'he_normal' alone
+    pool = [n for n in _allowed_names() if "_" in n or "_" not in key or n in ALIASES]
+    hint = suggest(key, pool)
+    raise InitlabError(f"scheme: got unknown name {name!r}; allowed: a name from `initlab list`{hint}")
 
 
 def scheme_class(name: str) -> type[Initializer]:

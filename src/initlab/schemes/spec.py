@@ -47,9 +47,10 @@ class Distribution:
     """The law a scheme draws from for one tensor shape: inspectable, nothing sampled.
 
     ``mean``, ``std`` and ``variance`` describe the values that land in the tensor (for a
-    truncated normal, *after* truncation; for structured families — orthogonal, identity, dirac,
-    delta_orthogonal, sparse — the empirical mean and variance over the tensor's entries, which
-    are exact). ``low``/``high`` are hard bounds of the values, ``None`` when unbounded.
+    truncated normal, *after* truncation). For structured families they are moments over the
+    tensor's entries: exact for identity and dirac; for orthogonal and delta_orthogonal the mean
+    square is exact (gain²·min(rows, cols) spread over the entries) and the mean 0 is its expected
+    value; for sparse both are expected values. ``low``/``high`` are hard bounds of the values, ``None`` when unbounded.
     ``params`` holds what the sampler needs (e.g. the truncated normal's ``loc``, ``scale``, and
     ``a``, ``b`` in units of ``scale``).
     """
