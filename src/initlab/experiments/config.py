@@ -220,8 +220,8 @@ class SweepConfig:
     epochs: int | None = None
     batch_size: int | None = None
     momentum: float | None = None
-    bias: str | None = None
-    grad_std_steps: Any = None
+    bias: bool | None = None
+    grad_std_steps: tuple | None = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -245,8 +245,8 @@ class SweepConfig:
                 raise InitlabError(f"{source}: field {name!r} given twice (as {key!r} and another spelling)")
             if name in AXES:
                 value = tuple(_as_list(value))
-            elif isinstance(value, (list, tuple)) and name != "grad_std_steps":
-                raise InitlabError(f"{name}: got a list {value!r}; allowed: one value (only "
+            elif isinstance(value, (list, tuple, Mapping)) and name != "grad_std_steps":
+                raise InitlabError(f"{name}: got {value!r}; allowed: one value (only "
                                    f"{', '.join(AXES)} can take several)")
             kwargs[name] = value
         return cls(**kwargs)
@@ -301,6 +301,10 @@ class SweepConfig:
             params.update({name: getattr(resolved, name) for name in FIXED})
             specs.append(RunSpec(_run_id(params), index, params))
         return specs
+
+    def digest(self) -> str:
+        """A short hash of the resolved config: the same grid always gives the same digest."""
+        return hashlib.sha256(_canonical(self.resolve().to_dict()).encode()).hexdigest()[:10]
 
     @property
     def size(self) -> int:
@@ -361,17 +365,16 @@ def _check_fixed(name: str, value: Any) -> Any:
             raise InitlabError(f"momentum: got {value!r}; allowed: a number in [0, 1)")
         return float(value)
     if name == "model":
-        from . import models
+        from .models import MODEL_KINDS
 
-        allowed = list(getattr(models, "MODELS", ("mlp", "cnn")))
-        return check_choice("model", value, allowed)
+        return check_choice("model", value, list(MODEL_KINDS))
     if name == "bias":
-        if isinstance(value, (str, Mapping)):
-            spec = _check_scheme(value, arg="bias")
-            return spec.name if not spec.params else spec.to_config()
-        raise InitlabError(f"bias: got {value!r}; allowed: a scheme name such as 'zeros'")
+        if not isinstance(value, bool):
+            raise InitlabError(f"bias: got {value!r}; allowed: true or false (whether layers have biases)")
+        return value
     if name == "grad_std_steps":
-        return list(value) if isinstance(value, (list, tuple)) else value
+        steps = _as_list(value)
+        return tuple(_int("grad_std_steps", s, minimum=0) for s in steps)
     raise AssertionError(name)
 
 
@@ -379,26 +382,26 @@ def _check_scheme(value: Any, *, arg: str = "scheme") -> SchemeSpec:
     import initlab
 
     spec = parse_scheme(value, arg=arg)
-    names = list(initlab.list_schemes())
-    if spec.name.lower() not in {n.lower() for n in names}:
-        raise InitlabError(f"{arg}: unknown scheme {spec.name!r}; allowed: {', '.join(sorted(names))}"
-                           f"{suggest(spec.name, names)}")
+    if spec.name.lower() == "auto" and not spec.params:
+        return SchemeSpec("auto")
     try:
-        initlab.get(spec.to_config())
+        initlab.get(spec.to_config() if spec.params else spec.name)
     except InitlabError as exc:
-        raise InitlabError(f"{arg} {spec.label!r}: {exc}") from None
+        msg = str(exc)
+        if arg != "scheme" and msg.startswith("scheme:"):
+            msg = arg + msg[len("scheme"):]
+        elif not msg.startswith(f"{arg}:"):
+            msg = f"{arg} {spec.label!r}: {msg}"
+        raise InitlabError(msg) from None
     except TypeError as exc:
         raise InitlabError(f"{arg} {spec.label!r}: bad parameters {dict(spec.params)!r} ({exc})") from None
     return spec
 
 
 def _check_activation(value: Any) -> str:
-    from . import models
+    from .models import ACTIVATIONS
 
-    allowed = getattr(models, "ACTIVATIONS", None)
-    if allowed is None:
-        from ..schemes.gains import ACTIVATIONS as allowed
-    return check_choice("activation", value, list(allowed))
+    return check_choice("activation", value, list(ACTIVATIONS))
 
 
 # --------------------------------------------------------------------------- files

@@ -1,0 +1,217 @@
+"""Model builders for experiments: plain MLPs and small CNNs as ``nn.Sequential``.
+
+Activations are modules (``nn.ReLU``, ``nn.Tanh`` …) placed right after the layer they follow,
+so initlab's module-order activation detection sees which gain each layer needs.
+
+A model is described by a spec, a string or a dict::
+
+    "mlp:depth=30,width=256,act=relu,init=xavier_normal,bias=1"
+    "cnn:channels=16,depth=3,act=relu,init=he_normal"
+    {"name": "mlp", "depth": 30, "width": 256, "act": "tanh", "init": "glorot_normal"}
+
+:func:`build_model` builds it and initializes it with :func:`initlab.initialize` from ``seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from ..errors import InitlabError, check_choice, suggest
+
+__all__ = ["ACTIVATIONS", "MODEL_KINDS", "activation_module", "mlp", "small_cnn", "build_model", "parse_spec"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "softplus": nn.Softplus,
+    "linear": nn.Identity,
+    "identity": nn.Identity,
+}
+"""Activation names and the module class each builds (torch defaults: leaky_relu slope 0.01)."""
+
+MODEL_KINDS = ("mlp", "cnn")
+
+# spec keys per model kind, with their aliases
+_KEYS = {
+    "mlp": ("depth", "width", "act", "init", "bias"),
+    "cnn": ("channels", "depth", "act", "init", "bias"),
+}
+_ALIASES = {"activation": "act", "scheme": "init"}
+
+
+def activation_module(name: str) -> nn.Module:
+    """A fresh activation module for ``name`` (one of :data:`ACTIVATIONS`)."""
+    return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]()
+
+
+def _check_int(arg: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
+    return value
+
+
+def _check_shape(input_shape) -> tuple[int, ...]:
+    ok = isinstance(input_shape, (tuple, list, torch.Size)) and len(input_shape) > 0 and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in input_shape)
+    if not ok:
+        raise InitlabError(f"input_shape: got {input_shape!r}; allowed: a tuple of positive integers, e.g. (1, 8, 8)")
+    return tuple(input_shape)
+
+
+def mlp(input_shape, num_classes: int, depth: int, width: int, activation: str = "relu",
+        bias: bool = True) -> nn.Sequential:
+    """``nn.Flatten`` → ``depth`` × (``nn.Linear`` → activation) → ``nn.Linear`` head.
+
+    The first hidden layer has fan_in = ∏ input_shape; the others width × width; the head
+    width → num_classes. ``depth`` counts hidden layers, so the net has depth + 1 linear layers.
+    """
+    shape = _check_shape(input_shape)
+    num_classes = _check_int("num_classes", num_classes)
+    depth = _check_int("depth", depth)
+    width = _check_int("width", width)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    fan_in = 1
+    for s in shape:
+        fan_in *= s
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i in range(depth):
+        layers += [nn.Linear(fan_in if i == 0 else width, width, bias=bool(bias)), ACTIVATIONS[act]()]
+    layers.append(nn.Linear(width, num_classes, bias=bool(bias)))
+    return nn.Sequential(*layers)
+
+
+def small_cnn(input_shape, num_classes: int, channels: int = 16, depth: int = 2, activation: str = "relu",
+              bias: bool = True) -> nn.Sequential:
+    """``depth`` × (conv 3 / 3×3, stride 1, padding 1 → activation) → global average pool → ``nn.Linear`` head.
+
+    ``input_shape`` (C, L) builds ``nn.Conv1d`` layers, (C, H, W) ``nn.Conv2d``; the padding keeps
+    the length/size, so the net works for any input size.
+    """
+    shape = _check_shape(input_shape)
+    if len(shape) not in (2, 3):
+        raise InitlabError(f"input_shape: got {tuple(input_shape)!r} for a CNN; allowed: (C, L) for 1-D "
+                           "or (C, H, W) for 2-D inputs")
+    num_classes = _check_int("num_classes", num_classes)
+    depth = _check_int("depth", depth)
+    channels = _check_int("channels", channels)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    conv = nn.Conv1d if len(shape) == 2 else nn.Conv2d
+    pool = nn.AdaptiveAvgPool1d(1) if len(shape) == 2 else nn.AdaptiveAvgPool2d(1)
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [conv(shape[0] if i == 0 else channels, channels, 3, padding=1, bias=bool(bias)), ACTIVATIONS[act]()]
+    layers += [pool, nn.Flatten(), nn.Linear(channels, num_classes, bias=bool(bias))]
+    return nn.Sequential(*layers)
+
+
+def _parse_value(key: str, raw: Any, kind: str) -> Any:
+    if key in ("depth", "width", "channels"):
+        if isinstance(raw, str):
+            try:
+                raw = int(raw.strip())
+            except ValueError:
+                raise InitlabError(f"{kind} spec field {key!r}: got {raw!r}; allowed: an integer >= 1") from None
+        return _check_int(f"{kind} spec field {key!r}", raw)
+    if key == "bias":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise InitlabError(f"{kind} spec field 'bias': got {raw!r}; allowed: 1/0, true/false")
+    if key == "act":
+        return check_choice(f"{kind} spec field 'act'", str(raw).strip() if isinstance(raw, str) else raw,
+                            ACTIVATIONS)
+    # init: a scheme name or a {"name": ..., "params": {...}} config, checked by initlab itself
+    if isinstance(raw, str):
+        return raw.strip()
+    if isinstance(raw, Mapping) and "name" in raw:
+        return dict(raw)
+    raise InitlabError(f"{kind} spec field 'init': got {raw!r}; allowed: a scheme name or "
+                       "{'name': ..., 'params': {...}}")
+
+
+def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
+    """Parse a model spec into ``{"name": kind, field: value, ...}`` with defaults filled in.
+
+    String form: ``"<kind>:key=value,key=value"`` (``<kind>`` alone is fine). Dict form:
+    ``{"name": kind, key: value, ...}``, optionally with the fields under ``"params"``.
+    Fields: mlp — depth (5), width (128), act (relu), init (auto), bias (1); cnn — channels (16),
+    depth (2), act, init, bias. ``activation`` and ``scheme`` are accepted for act and init.
+    """
+    if isinstance(spec, str):
+        kind_text, _, rest = spec.partition(":")
+        fields: dict[str, Any] = {}
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise InitlabError(f"model spec {spec!r}: item {item!r} is not key=value")
+            fields[key.strip().lower()] = value
+        kind_raw: Any = kind_text.strip()
+    elif isinstance(spec, Mapping):
+        fields = {str(k).lower(): v for k, v in spec.items() if k not in ("name", "params")}
+        fields.update({str(k).lower(): v for k, v in dict(spec.get("params") or {}).items()})
+        kind_raw = spec.get("name")
+    else:
+        raise InitlabError(f"model spec: got {spec!r}; allowed: a string like 'mlp:depth=5,width=128' "
+                           "or a dict {'name': 'mlp', ...}")
+    kind = check_choice("model spec kind", kind_raw, MODEL_KINDS)
+    out: dict[str, Any] = {"name": kind, "depth": 5 if kind == "mlp" else 2, "act": "relu", "init": "auto",
+                           "bias": True}
+    out["width" if kind == "mlp" else "channels"] = 128 if kind == "mlp" else 16
+    for key, raw in fields.items():
+        key = _ALIASES.get(key, key)
+        if key not in _KEYS[kind]:
+            raise InitlabError(f"{kind} spec: unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
+                               f"{suggest(key, _KEYS[kind])}")
+        out[key] = _parse_value(key, raw, kind)
+    return out
+
+
+def build_model(spec: str | Mapping[str, Any], input_shape, num_classes: int, seed: int = 0) -> nn.Module:
+    """Build the model ``spec`` for inputs of ``input_shape`` and initialize it from ``seed``.
+
+    The modules are constructed with torch's global generator seeded by ``seed`` inside a
+    forked RNG state (the caller's global RNG state is left as it was), then
+    ``initlab.initialize(model, scheme=init, seed=seed)`` sets every weight and bias (biases
+    zero, or PyTorch's U(±1/√fan_in) with ``init=torch_default``) — so the same spec and seed
+    give the same weights, always.
+
+    >>> m = build_model("mlp:depth=2,width=16,act=tanh,init=glorot_normal", (1, 8, 8), 10, seed=1)
+    >>> [type(x).__name__ for x in m]
+    ['Flatten', 'Linear', 'Tanh', 'Linear', 'Tanh', 'Linear']
+    """
+    fields = parse_spec(spec)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InitlabError(f"seed: got {seed!r}; allowed: an integer >= 0")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if fields["name"] == "mlp":
+            model = mlp(input_shape, num_classes, fields["depth"], fields["width"], fields["act"], fields["bias"])
+        else:
+            model = small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"],
+                              fields["bias"])
+    _initialize(model, fields["init"], seed)
+    return model
+
+
+def _initialize(model: nn.Module, init: str | dict, seed: int) -> None:
+    import initlab
+
+    name = init if isinstance(init, str) else str(init.get("name", ""))
+    # PyTorch's own init covers biases too; every other scheme starts biases at zero
+    bias = "torch_default" if name.lower() in ("torch_default", "pytorch_default", "default") else "zeros"
+    initlab.initialize(model, scheme=init, bias=bias, seed=seed)

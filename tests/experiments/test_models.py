@@ -1,0 +1,150 @@
+"""Model builders: layer structure, activations as modules, spec parsing, seeded initialization."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from initlab.errors import InitlabError
+from initlab.experiments.models import ACTIVATIONS, build_model, mlp, parse_spec, small_cnn
+
+
+@pytest.mark.parametrize("act, cls", [("relu", nn.ReLU), ("leaky_relu", nn.LeakyReLU), ("tanh", nn.Tanh),
+                                      ("sigmoid", nn.Sigmoid), ("selu", nn.SELU), ("gelu", nn.GELU),
+                                      ("silu", nn.SiLU), ("elu", nn.ELU), ("softplus", nn.Softplus),
+                                      ("linear", nn.Identity), ("identity", nn.Identity)])
+def test_mlp_structure(act, cls):
+    net = mlp((1, 8, 8), 10, depth=3, width=16, activation=act)
+    kinds = [type(m) for m in net]
+    assert kinds == [nn.Flatten, nn.Linear, cls, nn.Linear, cls, nn.Linear, cls, nn.Linear]
+    shapes = [tuple(m.weight.shape) for m in net if isinstance(m, nn.Linear)]
+    assert shapes == [(16, 64), (16, 16), (16, 16), (10, 16)]
+    assert net(torch.zeros(5, 1, 8, 8)).shape == (5, 10)
+    assert set(ACTIVATIONS) >= {act}
+
+
+def test_mlp_without_bias():
+    net = mlp((2,), 2, depth=1, width=4, bias=False)
+    assert all(m.bias is None for m in net if isinstance(m, nn.Linear))
+
+
+def test_cnn_1d_and_2d():
+    c1 = small_cnn((1, 40), 10, channels=8, depth=3, activation="tanh")
+    assert [type(m) for m in c1] == [nn.Conv1d, nn.Tanh, nn.Conv1d, nn.Tanh, nn.Conv1d, nn.Tanh,
+                                     nn.AdaptiveAvgPool1d, nn.Flatten, nn.Linear]
+    assert c1(torch.zeros(4, 1, 40)).shape == (4, 10)
+    c2 = small_cnn((3, 32, 32), 10, channels=4, depth=2)
+    assert isinstance(c2[0], nn.Conv2d) and c2[0].weight.shape == (4, 3, 3, 3) and c2[0].padding == (1, 1)
+    assert c2(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # "same" padding: each conv keeps the spatial size
+    h = torch.zeros(1, 3, 9, 7)
+    for layer in list(c2)[:4]:
+        h = layer(h)
+    assert h.shape == (1, 4, 9, 7)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: mlp((1, 8, 8), 10, depth=0, width=4), "depth: got 0"),
+    (lambda: mlp((1, 8, 8), 10, depth=2, width=-1), "width: got -1"),
+    (lambda: mlp((1, 8, 8), 10, depth=2, width=4, activation="rel"), r"activation: got 'rel'.*did you mean 'relu'"),
+    (lambda: mlp((0, 8), 10, depth=2, width=4), r"input_shape: got \(0, 8\)"),
+    (lambda: mlp("8x8", 10, depth=2, width=4), "input_shape: got '8x8'"),
+    (lambda: mlp((64,), 0, depth=2, width=4), "num_classes: got 0"),
+    (lambda: small_cnn((64,), 10), r"input_shape: got \(64,\) for a CNN"),
+    (lambda: small_cnn((1, 8, 8), 10, channels=0), "channels: got 0"),
+])
+def test_builder_errors(call, match):
+    with pytest.raises(InitlabError, match=match):
+        call()
+
+
+def test_parse_spec_forms_and_defaults():
+    assert parse_spec("mlp:depth=30,width=256,act=relu,init=xavier_normal,bias=1") == {
+        "name": "mlp", "depth": 30, "width": 256, "act": "relu", "init": "xavier_normal", "bias": True}
+    assert parse_spec("mlp") == {"name": "mlp", "depth": 5, "width": 128, "act": "relu", "init": "auto",
+                                 "bias": True}
+    assert parse_spec("CNN: channels=16, depth=3, act=ReLU, init=he_normal") == {
+        "name": "cnn", "channels": 16, "depth": 3, "act": "relu", "init": "he_normal", "bias": True}
+    assert parse_spec({"name": "mlp", "params": {"depth": 2}, "activation": "tanh", "scheme": "orthogonal",
+                       "bias": False}) == {"name": "mlp", "depth": 2, "width": 128, "act": "tanh",
+                                           "init": "orthogonal", "bias": False}
+    cfg = {"name": "random_normal", "params": {"std": 0.01}}
+    assert parse_spec({"name": "mlp", "init": cfg})["init"] == cfg
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("mlp:depth=0", r"mlp spec field 'depth': got 0; allowed: an integer >= 1"),
+    ("mlp:depth=ten", r"mlp spec field 'depth': got 'ten'"),
+    ("mlp:widht=3", r"mlp spec: unknown field 'widht'; allowed: depth, width, act, init, bias; did you mean 'width'"),
+    ("cnn:width=3", r"cnn spec: unknown field 'width'; allowed: channels, depth, act, init, bias"),
+    ("mlp:act=relux", r"mlp spec field 'act': got 'relux'.*did you mean 'relu'"),
+    ("mlp:bias=maybe", r"mlp spec field 'bias': got 'maybe'; allowed: 1/0, true/false"),
+    ("mlp:depth", r"item 'depth' is not key=value"),
+    ("resnet:depth=3", r"model spec kind: got 'resnet'; allowed: 'mlp', 'cnn'"),
+    ({"depth": 3}, r"model spec kind: got None"),
+    (42, r"model spec: got 42"),
+    ({"name": "mlp", "init": 3}, r"mlp spec field 'init': got 3"),
+])
+def test_spec_errors(spec, match):
+    with pytest.raises(InitlabError, match=match):
+        parse_spec(spec)
+
+
+def test_unknown_scheme_is_reported_by_build_model():
+    with pytest.raises(InitlabError, match="he_normal"):
+        build_model("mlp:depth=2,width=8,init=he_normall", (4,), 2)
+
+
+def test_build_model_is_seeded_and_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a = build_model("mlp:depth=3,width=32", (1, 8, 8), 10, seed=7)
+    b = build_model("mlp:depth=3,width=32", (1, 8, 8), 10, seed=7)
+    c = build_model("mlp:depth=3,width=32", (1, 8, 8), 10, seed=8)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(va, vb), k
+        if k.endswith("weight"):
+            assert not torch.equal(va, vc), k
+
+
+def test_build_model_applies_the_named_scheme():
+    from scipy import stats
+
+    width, fan_in = 256, 64
+    net = build_model(f"mlp:depth=2,width={width},act=tanh,init=xavier_normal", (1, 8, 8), 10, seed=0)
+    w = net[1].weight.detach().double().flatten().numpy()
+    # Glorot normal: N(0, 2/(fan_in + fan_out)), derived here from the layer shape
+    std = math.sqrt(2.0 / (fan_in + width))
+    assert stats.kstest(w / std, "norm").pvalue > 1e-3
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in net if isinstance(m, nn.Linear))
+
+    net = build_model({"name": "mlp", "depth": 1, "width": 512, "init": {"name": "random_normal",
+                                                                          "params": {"std": 0.01}}},
+                      (1, 8, 8), 10, seed=0)
+    w = net[1].weight.detach().double().flatten().numpy()
+    assert stats.kstest(w / 0.01, "norm").pvalue > 1e-3
+
+
+def test_build_model_auto_uses_he_for_relu_layers():
+    from scipy import stats
+
+    net = build_model("mlp:depth=2,width=512,act=relu", (1, 8, 8), 10, seed=1)
+    w = net[3].weight.detach().double().flatten().numpy()  # 512 -> 512, followed by ReLU
+    assert stats.kstest(w / math.sqrt(2.0 / 512), "norm").pvalue > 1e-3
+
+
+def test_build_model_torch_default_includes_biases():
+    net = build_model("mlp:depth=1,width=400,init=torch_default", (1, 8, 8), 10, seed=0)
+    bound = 1 / math.sqrt(64)  # U(±1/√fan_in) for weight and bias of nn.Linear(64, 400)
+    w, b = net[1].weight.detach(), net[1].bias.detach()
+    assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.95 * bound
+    assert float(b.abs().max()) <= bound and float(b.abs().max()) > 0.9 * bound
+
+
+def test_build_model_cnn():
+    net = build_model("cnn:channels=6,depth=2,act=relu,init=he_normal", (1, 40), 10, seed=0)
+    assert isinstance(net[0], nn.Conv1d) and net[0].weight.shape == (6, 1, 3)
+    assert net(torch.zeros(3, 1, 40)).shape == (3, 10)
