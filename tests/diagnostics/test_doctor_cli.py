@@ -101,4 +101,4 @@ def test_help_warns_that_a_file_runs_user_code():
     res = run("--help")
     assert res.exit_code == 0
     assert "RUNS YOUR OWN CODE" in res.output and "--fix [auto|lsuv]" in res.output
-    assert "--report" not in res.output
+    assert "--report DIRECTORY" in res.output
