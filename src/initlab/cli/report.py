@@ -18,7 +18,7 @@ from ..errors import InitlabError
 @click.option("--preset", "presets", multiple=True, help="Run only these presets (repeatable).")
 def demo_cmd(out_dir, budget, seed, presets):
     """Reproduce every claim about initialization on handwritten digits and write an HTML report."""
-    from ..report.demo import PRESET_ORDER, TITLES, run_demo
+    from ..report.demo import PRESET_ORDER, TITLES, deciding, run_demo
 
     console = Console()
     chosen = tuple(presets) or PRESET_ORDER
@@ -34,7 +34,7 @@ def demo_cmd(out_dir, budget, seed, presets):
     t.add_column("deciding numbers", overflow="fold")
     for name, r in result.results.items():
         colour = "green" if r.verdict == "reproduced" else "red"
-        t.add_row(TITLES[name], f"[{colour}]{r.verdict}[/]", "; ".join(c["measured"] for c in r.checks))
+        t.add_row(TITLES[name], f"[{colour}]{r.verdict}[/]", deciding(r).replace(" | ", "\n"))
     console.print(t)
     console.print(f"finished in {result.seconds:.0f} s")
     click.echo(f"report: {result.report.resolve()}")

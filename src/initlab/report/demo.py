@@ -21,7 +21,7 @@ import torch
 from . import figures as F
 from .html import Figure, Report, Section, write_report
 
-__all__ = ["run_demo", "DemoResult", "PRESET_ORDER", "EXPLANATIONS"]
+__all__ = ["run_demo", "DemoResult", "PRESET_ORDER", "EXPLANATIONS", "TITLES", "deciding"]
 
 PRESET_ORDER = ("symmetry", "vanishing", "exploding", "xavier-vs-he", "glorot2010", "activation-guide",
                 "orthogonal-depth")
@@ -219,6 +219,11 @@ def _symmetry_over_training(seed: int, settings: dict) -> list[dict]:
     return rows
 
 
+def deciding(result) -> str:
+    """Each criterion of a preset with its measured figures, marked passed (✓) or failed (✗)."""
+    return " | ".join(f"{'✓' if c['passed'] else '✗'} {c['criterion']}: {c['measured']}" for c in result.checks)
+
+
 # -- sections -----------------------------------------------------------------------------------
 def _numbers(result) -> dict:
     out = {}
@@ -346,8 +351,8 @@ def run_demo(out_dir: str | Path = "initlab-out", *, budget: str = "full", seed:
         {"critical σ_w² for tanh at σ_b² = 0.05": float(theory.critical_sigma_w("tanh", math.sqrt(0.05)) ** 2),
          "critical σ_w² for relu at σ_b = 0": float(theory.critical_sigma_w("relu", 0.0) ** 2)}))
 
-    summary = [{"claim": TITLES[n], "verdict": results[n].verdict,
-                "deciding numbers": "; ".join(c["measured"] for c in results[n].checks)} for n in results]
+    summary = [{"claim": TITLES[n], "verdict": results[n].verdict, "deciding numbers": deciding(results[n])}
+               for n in results]
     intro = (f"Each section states a claim about weight initialization, explains it, shows it on scikit-learn's "
              f"handwritten digits (8×8 images, 10 classes), and gives the numbers that decide whether it was "
              f"reproduced. Budget: {budget}, seed {seed}. Reproduce everything with `initlab demo`.")
