@@ -1,10 +1,11 @@
 """Train many MLPs of one architecture together, as one stacked computation.
 
 M models that differ only in initialization scheme, seed, learning rate or momentum are stored
-as stacked weights ``W[l]`` of shape (M, out, in) and biases (M, out). One step computes, for
-every layer l, all M pre-activations with a single batched matrix product
+as stacked weights — the transposed matrices W[l]ᵀ stacked to (M, in, out) — and biases
+(M, 1, out). One step computes, for every layer l, all M pre-activations with a single batched
+matrix product
 
-    z[l] = b[l] + h[l−1] · W[l]ᵀ          (``torch.baddbmm`` over the model axis)
+    z[l] = h[l−1] · W[l]ᵀ + b[l]          (``torch.bmm`` over the model axis)
 
 so the per-call overhead of ~2·(depth+1) small kernels is paid once per step instead of M
 times. The loss is the sum of the M per-model mean cross-entropies; since the models share no
@@ -19,10 +20,17 @@ they were and its slice is zeroed with learning rate 0 so it cannot disturb the 
 equal one-at-a-time training up to float rounding (batched and plain matrix products sum in
 different orders).
 
-When it pays: for deep, narrow nets (e.g. 30 × 128, batch 64) the work per kernel is tiny and
-per-call overhead dominates — stacking wins by about an order of magnitude. For wide nets
-(784-256-256-10, batch 128) each step is compute-bound and stacking gains little
-(see ``benchmarks/bench_batched.py``).
+Results equal one-at-a-time training only while training is not chaotic: in an unstable regime
+(e.g. Adam with β₁ = 0 and a large learning rate) rounding differences grow until the two runs
+part ways, as two runs on different thread counts would.
+
+When it pays: stacking cannot reduce the arithmetic, only the fixed cost of each call and the
+idle second core (``bmm`` splits over the model axis, one small product barely parallelizes).
+Measured with ``benchmarks/bench_batched.py`` on a 2-core AVX2 machine (torch 2.13, CPU),
+where a 64×128·128×128 product runs at ~30 GFLOP/s: 16 MLPs of 30 × 128 on digits, batch 64,
+1.2× faster on one thread and 1.6× on two; 64 MLPs 784-256-256-10, batch 128, 1.1×. On a core
+with faster matrix products the fixed cost is a larger share of each step, so the gain should
+be larger there (not measured here).
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ __all__ = ["train_batched", "SHARED_FIELDS"]
 SHARED_FIELDS = ("dataset", "model", "depth", "width", "activation", "bias", "optimizer", "epochs", "batch_size")
 """Config fields that must be equal across a batch (they fix the stacked shapes and the schedule)."""
 
-EVAL_ROWS = 1024
+EVAL_ELEMENTS = 1 << 20  # rows per evaluation chunk: about this many activations per layer
 
 
 def _check_configs(configs) -> list[TrainConfig]:
@@ -68,34 +76,37 @@ def _check_configs(configs) -> list[TrainConfig]:
 
 
 class _Stack:
-    """Stacked parameters of M identical MLPs and the forward pass over them."""
+    """Stacked parameters of M identical MLPs and the forward pass over them.
+
+    Layer l is held as ``wt[l]`` = the M weight matrices transposed, shape (M, in, out), and
+    ``b[l]`` of shape (M, 1, out), so that z = h·Wᵀ + b is ``bmm(h, wt) + b`` on contiguous
+    operands and ∂L/∂wt = hᵀ·∂L/∂z comes out contiguous too (no transposing copies). A
+    separate bias add is used because ``baddbmm`` with a broadcast bias ran at about half
+    ``bmm``'s rate on two threads (torch 2.13, CPU).
+    """
 
     def __init__(self, models: list[nn.Module], activation: str):
         self.layers = [[m for _, m in weight_layers(model)] for model in models]
         per_layer = list(zip(*self.layers))
-        self.weights = [torch.stack([lin.weight.detach() for lin in group]).requires_grad_(True) for group in per_layer]
+        self.wt = [torch.stack([lin.weight.detach().t() for lin in group]).contiguous().requires_grad_(True)
+                   for group in per_layer]
         self.has_bias = per_layer[0][0].bias is not None
-        self.biases = ([torch.stack([lin.bias.detach() for lin in group]).requires_grad_(True) for group in per_layer]
-                       if self.has_bias else [])
+        self.b = ([torch.stack([lin.bias.detach() for lin in group]).unsqueeze(1).requires_grad_(True)
+                   for group in per_layer] if self.has_bias else [])
         self.act = ACTIVATIONS[activation]()
 
     @property
     def params(self) -> list[Tensor]:
-        return self.weights + self.biases
+        return self.wt + self.b
 
     def forward(self, h: Tensor, keep: list[Tensor] | None = None) -> Tensor:
         """Logits (M, B, C) for inputs ``h`` of shape (M, B, D), or (B, D) shared by all models."""
-        last = len(self.weights) - 1
-        for i, w in enumerate(self.weights):
-            wt = w.transpose(1, 2)
-            if h.dim() == 2:  # shared inputs (evaluation): broadcast over the model axis
-                z = torch.matmul(h, wt)
-                if self.has_bias:
-                    z = z + self.biases[i].unsqueeze(1)
-            elif self.has_bias:
-                z = torch.baddbmm(self.biases[i].unsqueeze(1), h, wt)
-            else:
-                z = torch.bmm(h, wt)
+        last = len(self.wt) - 1
+        for i, wt in enumerate(self.wt):
+            # shared inputs (evaluation) broadcast over the model axis in the first product
+            z = torch.matmul(h, wt) if h.dim() == 2 else torch.bmm(h, wt)
+            if self.has_bias:
+                z = z + self.b[i]
             if keep is not None:
                 z.retain_grad()
                 keep.append(z)
@@ -105,10 +116,10 @@ class _Stack:
     @torch.no_grad()
     def evaluate(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Per-model mean cross-entropy and accuracy over ``(x, y)``, each of shape (M,)."""
-        m = self.weights[0].shape[0]
+        m = self.wt[0].shape[0]
         loss = torch.zeros(m, dtype=torch.float64)
         correct = torch.zeros(m, dtype=torch.int64)
-        rows = max(1, EVAL_ROWS * 16 // m)
+        rows = max(1, EVAL_ELEMENTS // (m * max(w.shape[2] for w in self.wt)))
         for start in range(0, len(y), rows):
             out = self.forward(x[start:start + rows])
             yb = y[start:start + rows]
@@ -118,15 +129,17 @@ class _Stack:
             correct += (out.argmax(-1) == yb).sum(1)
         return loss / len(y), correct.double() / len(y)
 
+    def snapshot(self, index: int) -> tuple[list[Tensor], list[Tensor]]:
+        """Model ``index``'s weights (out, in) and biases (out,), copied."""
+        return ([w[index].detach().t().clone() for w in self.wt], [b[index, 0].detach().clone() for b in self.b])
+
     @torch.no_grad()
     def write_back(self, index: int, weights: list[Tensor], biases: list[Tensor]) -> None:
+        """Copy weights (out, in) and biases into model ``index``'s own modules."""
         for layer, w, b in zip(self.layers[index], weights, biases or [None] * len(weights)):
             layer.weight.copy_(w)
             if b is not None:
                 layer.bias.copy_(b)
-
-    def snapshot(self, index: int) -> tuple[list[Tensor], list[Tensor]]:
-        return ([w[index].detach().clone() for w in self.weights], [b[index].detach().clone() for b in self.biases])
 
 
 def train_batched(configs: list[TrainConfig], data: Dataset | None = None) -> list[TrainResult]:
@@ -226,7 +239,7 @@ def train_batched(configs: list[TrainConfig], data: Dataset | None = None) -> li
                 for layer, z in enumerate(keep):
                     grad_rows[i].append({"step": step, "layer": layer, "layer_name": names[layer],
                                          "grad_std": float(z.grad[i].std()),
-                                         "weight_grad_norm": float(stack.weights[layer].grad[i].norm())})
+                                         "weight_grad_norm": float(stack.wt[layer].grad[i].norm())})
             opt.step()
             opt.zero_grad()
             retire()
@@ -237,10 +250,7 @@ def train_batched(configs: list[TrainConfig], data: Dataset | None = None) -> li
 
     results = []
     for i, config in enumerate(configs):
-        if i in frozen:
-            stack.write_back(i, *frozen[i])
-        else:
-            stack.write_back(i, [w[i].detach() for w in stack.weights], [b[i].detach() for b in stack.biases])
+        stack.write_back(i, *(frozen[i] if i in frozen else stack.snapshot(i)))
         results.append(TrainResult(config=config, history=histories[i], grad_std=grad_rows[i], model=models[i],
                                    diverged=i in frozen, steps=steps_done[i],
                                    time_s=time.perf_counter() - start_time))

@@ -292,7 +292,7 @@ class Optimizer:
         for k, (p, g) in enumerate(zip(params, grads)):
             if self.kind == "sgd":
                 buf[k].mul_(self._per_model(mu, p)).add_(g)
-                p.sub_(self._per_model(lr, p) * buf[k])
+                p.addcmul_(buf[k], self._per_model(lr, p), value=-1)
             else:
                 buf[k].lerp_(g, self._per_model(1 - mu, p))
                 sq[k].mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
