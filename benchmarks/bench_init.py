@@ -1,0 +1,134 @@
+"""initlab's sampling engine against torch.nn.init, side by side in one run.
+
+    python benchmarks/bench_init.py            # 2^28 fp32 elements (1 GiB), orthogonal 1024² … 4096²
+    python benchmarks/bench_init.py --quick    # 2^24 elements, orthogonal 256² … 1024²
+    python benchmarks/bench_init.py --only orthogonal   # one part (--only iid for the other)
+
+i.i.d. laws fill one preallocated, already-touched fp32 tensor (no page faults in the timings),
+with 1 and then 2 threads (``torch.set_num_threads``): torch.nn.init draws from torch's global
+generator on one thread whatever the setting; initlab (``seed=``) fills independently seeded
+blocks on ``torch.get_num_threads()`` threads. Reported: medians of ``--repeats`` runs, torch and
+initlab alternating, and the speed-up torch time / initlab time (targets: normal and uniform ≥ 1.6×
+with 2 threads; truncated normal ±2σ ≥ 10× ``trunc_normal_`` and ≤ 1.5× initlab's own normal).
+``torch.nn.init.trunc_normal_`` on the full size takes tens of seconds: it runs once.
+
+Orthogonal: ``torch.nn.init.orthogonal_`` against ``initlab.orthogonal()(w, seed=0)`` at the
+default thread count (target: ≤ 1.1× torch's time at 4096²). Peak extra memory of one call is
+measured in a fresh process per side: the peak resident memory over the call (reset just before it,
+see ``_common.py``) minus the resident memory just before it (matrix allocated and touched, LAPACK
+warmed up on a small matrix), in units of the matrix's bytes (target ≤ 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+
+import initlab
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import emit, median_time, peak_rss_bytes, reset_peak_rss, rss_bytes, run_child, table  # noqa: E402
+
+STD = 0.02
+
+
+def _laws():
+    return {
+        "normal": (lambda t: torch.nn.init.normal_(t, 0.0, STD),
+                   initlab.get({"name": "random_normal", "params": {"std": STD}})),
+        "uniform": (lambda t: torch.nn.init.uniform_(t, -0.05, 0.05),
+                    initlab.get({"name": "random_uniform", "params": {"minval": -0.05, "maxval": 0.05}})),
+        "truncated normal ±2σ": (lambda t: torch.nn.init.trunc_normal_(t, 0.0, STD, -2 * STD, 2 * STD),
+                                 initlab.get({"name": "trunc_normal", "params": {"std": STD, "a": -2 * STD,
+                                                                                "b": 2 * STD}})),
+    }
+
+
+def bench_iid(n: int, repeats: int) -> None:
+    default_threads = torch.get_num_threads()
+    t = torch.empty(n)
+    t.fill_(0.0)
+    laws = _laws()
+    rows = []
+    ours_normal = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for name, (theirs, ours) in laws.items():
+            slow = name.startswith("truncated") and n >= 1 << 26
+            ours(t, seed=1)  # warm-up: thread pool, generator state template
+            t_ours, t_theirs = [], []
+            for _ in range(repeats):
+                t_ours.append(median_time(lambda: ours(t, seed=1), 1))
+                if not slow or not t_theirs:
+                    t_theirs.append(median_time(lambda: theirs(t), 1))
+            a, b = sorted(t_theirs)[len(t_theirs) // 2], sorted(t_ours)[len(t_ours) // 2]
+            if name == "normal":
+                ours_normal[threads] = b
+            extra = f"{b / ours_normal[threads]:.2f}× initlab normal" if name.startswith("truncated") else ""
+            rows.append([name, threads, f"{a:.3f}", f"{b:.3f}", f"{a / b:.2f}×",
+                         f"{n / b / 1e9:.3f}", extra + (" (torch: 1 run)" if slow else "")])
+    torch.set_num_threads(default_threads)
+    print(f"\ni.i.d. laws, {n:,} fp32 elements ({n * 4 / 2**30:.2f} GiB), medians of {repeats} runs")
+    print(table(["law", "threads", "torch s", "initlab s", "speed-up", "initlab G el/s", "note"], rows))
+
+
+def _orth_child(impl: str, n: int) -> None:
+    w = torch.empty(n, n)
+    w.fill_(0.0)
+    small = torch.empty(64, 64)
+    torch.nn.init.orthogonal_(small)
+    initlab.orthogonal()(small, seed=0)
+    reset_peak_rss()
+    before = rss_bytes()
+    if impl == "torch":
+        torch.nn.init.orthogonal_(w)
+    else:
+        initlab.orthogonal()(w, seed=0)
+    emit({"extra": peak_rss_bytes() - before, "matrix": n * n * 4})
+
+
+def bench_orthogonal(sizes: list[int], repeats: int) -> None:
+    rows = []
+    for n in sizes:
+        w = torch.empty(n, n)
+        w.fill_(0.0)
+        ours = initlab.orthogonal()
+        ours(w, seed=0)
+        torch.nn.init.orthogonal_(w)
+        t_ours, t_theirs = [], []
+        for _ in range(repeats):
+            t_theirs.append(median_time(lambda: torch.nn.init.orthogonal_(w), 1))
+            t_ours.append(median_time(lambda: ours(w, seed=0), 1))
+        a, b = sorted(t_theirs)[len(t_theirs) // 2], sorted(t_ours)[len(t_ours) // 2]
+        rows.append([f"{n}²", f"{a:.3f}", f"{b:.3f}", f"{b / a:.2f}×"])
+    n = sizes[-1]
+    mem = {impl: run_child(__file__, ["--child-orthogonal", impl, str(n)]) for impl in ("torch", "initlab")}
+    print(f"\northogonal, fp32, {torch.get_num_threads()} threads, medians of {repeats} runs")
+    print(table(["size", "torch s", "initlab s", "initlab / torch"], rows))
+    print(f"peak extra memory of one {n}² call (fresh process each): "
+          + ", ".join(f"{impl} {m['extra'] / m['matrix']:.2f}× the matrix ({m['extra'] / 2**20:.0f} MiB)"
+                      for impl, m in mem.items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=["iid", "orthogonal"], help="run one of the two parts")
+    ap.add_argument("--child-orthogonal", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_orthogonal:
+        _orth_child(args.child_orthogonal[0], int(args.child_orthogonal[1]))
+        return
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads by default {torch.get_num_threads()}")
+    if args.only != "orthogonal":
+        bench_iid(1 << 24 if args.quick else 1 << 28, args.repeats)
+    if args.only != "iid":
+        bench_orthogonal([256, 512, 1024] if args.quick else [1024, 2048, 4096], args.repeats)
+
+
+if __name__ == "__main__":
+    main()
