@@ -180,3 +180,9 @@ def test_plan_table_and_records():
     assert [r["name"] for r in rows] == [n for n, _ in mlp(nn.ReLU()).named_parameters()]
     text = str(plan)
     assert "he_normal" in text and "1.weight" in text
+
+
+def test_embedding_padding_row_is_zero_under_a_seed():
+    emb = nn.Embedding(20, 6, padding_idx=4)
+    initlab.initialize(emb, seed=0)
+    assert torch.count_nonzero(emb.weight[4]) == 0 and torch.count_nonzero(emb.weight) == 19 * 6

@@ -340,19 +340,25 @@ def apply_plan(model: nn.Module, the_plan: InitPlan, *, seed: int | None = None,
     """Fill the model's parameters as ``the_plan`` says. With ``seed``, parameter ``name`` (block ``g``
     of a gated weight: ``name#g``) draws from streams keyed by its name, so the result does not depend
     on the order or on other parameters."""
+    from ..schemes.engine import batched
+
     params = dict(model.named_parameters())
     with torch.no_grad():
-        for row in the_plan.rows:
-            if row.initializer is None:
-                continue
-            p = params[row.name]
-            if row.chunks == 1:
-                row.initializer(p, seed=seed, generator=generator, key=row.name, **row.fan_kwargs)
-            else:
-                for g, block in enumerate(p.chunk(row.chunks, dim=0)):
-                    row.initializer(block, seed=seed, generator=generator, key=f"{row.name}#{g}", **row.fan_kwargs)
-            if row.padding_idx is not None:
-                p[row.padding_idx].zero_()
+        # seeded fills are queued and run together, so the threads do not wait between parameters
+        with batched():
+            for row in the_plan.rows:
+                if row.initializer is None:
+                    continue
+                p = params[row.name]
+                if row.chunks == 1:
+                    row.initializer(p, seed=seed, generator=generator, key=row.name, **row.fan_kwargs)
+                else:
+                    for g, block in enumerate(p.chunk(row.chunks, dim=0)):
+                        row.initializer(block, seed=seed, generator=generator, key=f"{row.name}#{g}",
+                                        **row.fan_kwargs)
+        for row in the_plan.rows:  # after the queue has run: a plain write inside it would be overwritten
+            if row.initializer is not None and row.padding_idx is not None:
+                params[row.name][row.padding_idx].zero_()
     the_plan.seed = seed
     the_plan.applied = True
     return the_plan
