@@ -1,20 +1,12 @@
 """Shared set-up for the scheme tests.
 
-* ``tests/stats.py`` is importable as ``stats`` whatever pytest's import mode.
-* Each test runs with one torch intra-op thread (restored afterwards): the tensors here are small,
-  and on a busy machine OpenMP teams waiting for each other cost more than they save. Independence
-  from the thread count is itself tested, explicitly, in ``test_reproducibility.py``.
+Each test runs with one torch intra-op thread (restored afterwards): the tensors here are small,
+and on a busy machine OpenMP teams waiting for each other cost more than they save. Independence
+from the thread count is itself tested, explicitly, in ``test_reproducibility.py``.
 """
-
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
 
 
 @pytest.fixture(autouse=True)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import InitlabError, check_positive
 from ._sites import check_layer_input
+from ._rows import RowsByLayer
 from ._state import ModelState
 from ._stats import forward_stats
 from .probe import _check_inputs, _first_tensor, _jsonable
@@ -34,13 +34,11 @@ LSUV_COLUMNS = ("index", "layer", "kind", "iterations", "initial_var", "final_va
 
 _LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
 
-
 class _Stop(Exception):
     """Raised by a hook to end a forward pass once the layer being measured has run."""
 
-
 @dataclass(frozen=True)
-class LSUVResult:
+class LSUVResult(RowsByLayer):
     """Per layer, in forward order: ``iterations`` (rescalings made), ``initial_var`` (output
     variance after the orthonormal init), ``final_var``, ``scale`` (the product of the factors
     applied to the weight) and ``converged`` (``|final_var − 1| < tol``)."""
@@ -48,20 +46,6 @@ class LSUVResult:
     rows: tuple[dict, ...]
     tol: float
     max_iter: int
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict]:
-        return iter(self.rows)
-
-    def __getitem__(self, key: int | str) -> dict:
-        if isinstance(key, str):
-            for row in self.rows:
-                if row["layer"] == key:
-                    return row
-            raise KeyError(key)
-        return self.rows[key]
 
     @property
     def converged(self) -> bool:
@@ -87,12 +71,10 @@ class LSUVResult:
                          f"var {r['initial_var']:.4g} -> {r['final_var']:.4g}")
         return "\n".join(lines)
 
-
 def _check_int(arg: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
     return value
-
 
 def _output_var(model: nn.Module, layer: nn.Module, args: tuple) -> float:
     """Variance of ``layer``'s output on ``args`` (NaN when the forward never reaches it); the forward
@@ -113,7 +95,6 @@ def _output_var(model: nn.Module, layer: nn.Module, args: tuple) -> float:
         handle.remove()
     return seen[0] if seen else math.nan
 
-
 def _forward_order(model: nn.Module, layers: dict, args: tuple) -> list[tuple[str, nn.Module]]:
     """The layers in the order the forward pass first calls them, checking each one's input shape."""
     order: list[tuple[str, nn.Module]] = []
@@ -132,7 +113,6 @@ def _forward_order(model: nn.Module, layers: dict, args: tuple) -> list[tuple[st
         for h in handles:
             h.remove()
     return order
-
 
 def lsuv(model: nn.Module, batch, tol: float = 0.1, max_iter: int = 10, seed: int | None = None) -> LSUVResult:
     """Initialize ``model`` in place by LSUV (see the module docstring) on ``batch`` and return

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ from torch.overrides import TorchFunctionMode
 from ..errors import InitlabError
 from ._sites import (FUNCTIONAL, ActSpec, check_layer_input, feature_dim, is_weight_layer, module_activation,
                      unit_weights, weight_of)
+from ._rows import RowsByLayer
 from ._state import ModelState
 from ._stats import (NAN, UnitKeys, distinct_units, forward_stats, grad_stats, mean_square, saturated_fraction,
                      sum_square)
@@ -40,7 +41,7 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class LayerRecords:
+class LayerRecords(RowsByLayer):
     """What :func:`probe` measured: one row (a dict over :data:`COLUMNS`) per observation, plus the
     loss it back-propagated. Index it by position or by layer name (the first call of that layer)."""
 
@@ -48,20 +49,6 @@ class LayerRecords:
     loss: float
     loss_name: str
     batch_size: int
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict]:
-        return iter(self.rows)
-
-    def __getitem__(self, key: int | str) -> dict:
-        if isinstance(key, str):
-            for row in self.rows:
-                if row["layer"] == key:
-                    return row
-            raise KeyError(key)
-        return self.rows[key]
 
     def where(self, role: str) -> list[dict]:
         """The rows of one role: ``input``, ``weight``, ``param`` or ``activation``."""
