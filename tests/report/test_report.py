@@ -222,3 +222,25 @@ def test_doctor_report(tmp_path):
     assert "vanishing" in text and "After --fix auto" in text and "healthy" in text
     assert "initlab doctor" in text and "--fix auto" in text
     assert_has_plotted_data((out / "doctor-profile.png").read_bytes(), "doctor-profile.png")
+
+
+def test_profile_rows_compare_like_with_like():
+    """Each layer's measured output std sits next to the prediction of the same quantity: after its
+    activation (pred_out_var) when one follows, its own output (pred_preact_var) otherwise."""
+    import torch
+
+    import initlab
+    from initlab.report.profile import profile_rows
+
+    net = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+                              torch.nn.Linear(64, 4))
+    initlab.initialize(net, seed=0)
+    x = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
+    rec = initlab.probe(net, x)
+    weights, acts = rec.where("weight"), rec.where("activation")
+    rows = profile_rows(rec, "glorot")
+    assert [r["act_std"] for r in rows] == [acts[0]["std"], acts[1]["std"], weights[2]["std"]]
+    assert rows[0]["pred_act_std"] == pytest.approx(weights[0]["pred_out_var"] ** 0.5)
+    assert rows[2]["pred_act_std"] == pytest.approx(weights[2]["pred_preact_var"] ** 0.5)
+    assert rows[2]["pred_grad_std"] == pytest.approx(weights[2]["grad_std"])  # the anchor
+    assert len(profile_rows(rec, "glorot", hidden_only=True)) == 2

@@ -20,6 +20,7 @@ import torch
 
 from . import figures as F
 from .html import Figure, Report, Section, write_report
+from .profile import profile_rows
 
 __all__ = ["run_demo", "DemoResult", "PRESET_ORDER", "EXPLANATIONS", "TITLES", "deciding"]
 
@@ -156,18 +157,7 @@ def _deep_profile(data, activation: str, schemes: dict, depth: int, width: int, 
         spec = {"name": "mlp", "depth": depth, "width": width, "act": activation, "init": "auto", "bias": True}
         model = build_model(spec, data.input_shape, data.num_classes, seed=seed)
         initlab.initialize(model, initlab.get({"name": scheme, "params": params}), seed=seed)
-        records = initlab.probe(model, x, y)
-        weights = records.where("weight")[:-1]
-        acts = records.where("activation")
-        last_grad = weights[-1]["grad_std"] if weights else float("nan")
-        last_pred = weights[-1]["pred_grad_var"] if weights else float("nan")
-        for i, (w, a) in enumerate(zip(weights, acts)):
-            pred_grad = (math.sqrt(w["pred_grad_var"] / last_pred) * last_grad
-                         if last_pred and w["pred_grad_var"] == w["pred_grad_var"] and last_pred > 0 else float("nan"))
-            rows.append({"scheme": label, "layer": i + 1, "act_std": a["std"], "grad_std": w["grad_std"],
-                         "pred_act_std": math.sqrt(w["pred_out_var"]) if w["pred_out_var"] >= 0 else float("nan"),
-                         "pred_grad_std": pred_grad, "frac_saturated": a["frac_saturated"],
-                         "frac_dead": a["frac_dead"]})
+        rows += profile_rows(initlab.probe(model, x, y), label, hidden_only=True)
         raw[label] = _raw_activations(model, x)
     return rows, raw
 

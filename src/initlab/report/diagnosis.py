@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from . import figures as F
 from .html import Figure, Report, Section, write_report
+from .profile import profile_rows
 
 __all__ = ["render_diagnosis"]
 
 _TABLE_COLS = ("layer", "kind", "role", "activation", "units", "distinct_units", "mean", "std", "frac_saturated",
                "frac_dead", "grad_std", "grad_weight_ratio", "pred_out_var")
-
-
-def _profile_rows(records, label: str) -> list[dict]:
-    weights = records.where("weight")
-    ref_grad = weights[-1]["grad_std"] if weights else math.nan
-    ref_pred = weights[-1]["pred_grad_var"] if weights else math.nan
-    rows = []
-    for i, w in enumerate(weights):
-        pred_grad = math.nan
-        if ref_pred and ref_pred > 0 and w["pred_grad_var"] == w["pred_grad_var"]:
-            pred_grad = math.sqrt(w["pred_grad_var"] / ref_pred) * ref_grad
-        pred_out = w["pred_out_var"]
-        rows.append({"scheme": label, "layer": i + 1, "act_std": w["std"], "grad_std": w["grad_std"],
-                     "pred_act_std": math.sqrt(pred_out) if pred_out == pred_out and pred_out >= 0 else math.nan,
-                     "pred_grad_std": pred_grad})
-    return rows
 
 
 def _findings_text(findings) -> str:
@@ -43,12 +27,13 @@ def render_diagnosis(records, findings, out_dir: str | Path, *, info: dict, afte
     """Write ``report.html`` (+ PNGs) for a probe's ``records`` and ``findings``; ``after`` is the
     (records, findings) pair after ``--fix``."""
     model = info.get("model", "model")
-    rows = _profile_rows(records, "as initialized")
+    rows = profile_rows(records, "as initialized")
     if after is not None:
-        rows += _profile_rows(after[0], f"after --fix {fix}")
-    fig = Figure("doctor-profile", F.layer_profile(rows, f"{model}: per weight layer (pre-activation std, "
+        rows += profile_rows(after[0], f"after --fix {fix}")
+    fig = Figure("doctor-profile", F.layer_profile(rows, f"{model}: per weight layer (output std, "
                                                          "gradient std; dashed = theory)"),
-                 "Per weight layer: std of its output (left) and of the back-propagated gradient (right), "
+                 "Per weight layer: std of its output after the activation that follows it (left) and of the "
+                 "back-propagated gradient (right), "
                  "measured (solid) and mean-field prediction (dashed) where the model is a supported chain.")
     table = [{c: r[c] for c in _TABLE_COLS} for r in records.rows if r["role"] != "input"]
     sections = [Section("Diagnosis", _findings_text(findings), [fig], verdict=_verdict(findings),
