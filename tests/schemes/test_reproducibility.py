@@ -48,15 +48,8 @@ def test_same_seed_same_values_other_seed_other_values(name):
     assert not torch.equal(a, _fill(name, seed=12))
 
 
-_QR_THREADS = pytest.mark.xfail(strict=True, reason=(
-    "orthogonal/delta_orthogonal factor a Gaussian matrix with LAPACK's Householder QR, whose rounding (MKL) "
-    "depends on the thread count: 1 and 2 threads give values ~1e-7 apart. The engine documents this; "
-    "DESIGN.md promises the same values on every thread count"))
-
-
-@pytest.mark.parametrize("name", ["he_normal", "he_truncated_normal", "random_uniform", "sparse",
-                                  pytest.param("orthogonal", marks=_QR_THREADS),
-                                  pytest.param("delta_orthogonal", marks=_QR_THREADS)])
+@pytest.mark.parametrize("name", ["he_normal", "he_truncated_normal", "random_uniform", "sparse", "orthogonal",
+                                  "delta_orthogonal"])
 def test_same_seed_same_values_on_1_and_2_threads(name, restore_threads):
     shape = {"orthogonal": (300, 500), "delta_orthogonal": (128, 64, 3, 3), "sparse": (300, 500)}.get(name, BIG)
     torch.set_num_threads(1)

@@ -103,6 +103,33 @@ def test_orthogonal_is_haar_distributed():
     assert sps.binomtest(positive, diag.size, 0.5).pvalue > ALPHA
 
 
+@pytest.mark.parametrize("rows, cols", [(12, 12), (20, 6), (6, 20)], ids=str)
+def test_seeded_orthogonal_has_the_haar_law_in_every_entry_and_both_determinants(rows, cols):
+    """The seeded path builds Q from Gaussian reflectors without a QR (Stewart 1980). Every entry of
+    the first k = min(rows, cols) columns of a Haar m × m matrix (m = max) has the law of one coordinate
+    of a uniform point on the m-sphere; the first, a middle and the last reflector's entries are tested,
+    and, for square matrices, det Q = ±1 each with probability 1/2 (Haar measure on O(n), not SO(n))."""
+    m, draws = max(rows, cols), 600
+    init = initlab.orthogonal()
+    entries = {"first": [], "middle": [], "last": []}
+    dets = []
+    for i in range(draws):
+        q = init(torch.empty(rows, cols, dtype=DT), seed=i, key="haar")
+        q = q if rows >= cols else q.t()  # m × k, orthonormal columns
+        k = q.shape[1]
+        entries["first"].append(float(q[m - 1, 0]))
+        entries["middle"].append(float(q[m // 2, k // 2]))
+        entries["last"].append(float(q[m - 1, k - 1]))
+        if rows == cols:
+            dets.append(float(torch.linalg.det(q.double())))
+    for where, values in entries.items():
+        assert ks_pvalue(np.array(values), _haar_entry_cdf(m)) > ALPHA, where
+    if dets:
+        assert np.allclose(np.abs(dets), 1.0, atol=1e-4)
+        positive = sum(d > 0 for d in dets)
+        assert sps.binomtest(positive, len(dets), 0.5).pvalue > ALPHA
+
+
 # -- identity -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(4, 4), (3, 5), (5, 3), (1, 7)])
 @pytest.mark.parametrize("gain", [1.0, 2.5])

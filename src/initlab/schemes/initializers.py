@@ -404,7 +404,9 @@ class Orthogonal(Initializer):
     Tensors with more than 2 dimensions are flattened to (rows, cols): torch layout
     (out, in, *k) → (out, in·∏k); keras/jax layout (*k, in, out) → (∏k·in, out). Rows are
     orthonormal when rows ≤ cols, columns otherwise, so every entry has mean square gain²/max(rows, cols).
-    Same algorithm as ``torch.nn.init.orthogonal_``: same generator, same values.
+    With ``generator=`` (or torch's global generator): the algorithm of ``torch.nn.init.orthogonal_``,
+    same generator, same values. With ``seed=``: the same law from Gaussian Householder reflectors
+    without a QR (Stewart 1980), identical on every thread count.
     """
 
     gain: float = 1.0
