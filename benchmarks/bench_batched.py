@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batched.py            # full run (about 2-3 minutes on 2 idle cores)
     python benchmarks/bench_batched.py --quick    # a smoke run (well under a minute)
+    python benchmarks/bench_batched.py --case a   # one of the two cases
 
 Both sides do the same work: ``train(config)`` for each config in a loop, against one
 ``train_batched(configs)`` call — the same epochs, minibatches and per-epoch evaluations of
@@ -99,6 +100,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller problems and one repeat")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement (median; default 3)")
+    parser.add_argument("--case", choices=["a", "b"], default=None, help="run one case only")
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     rows = []
@@ -108,7 +110,7 @@ def main(argv=None) -> None:
     deep = [TrainConfig(depth=30, width=128, batch_size=64, epochs=1, lr=0.01, momentum=0.9, seed=s,
                         scheme=("he_normal", "orthogonal")[s % 2], grad_std_steps=())
             for s in range(16)]
-    for threads in (1, 2):
+    for threads in (1, 2) if args.case in (None, "a") else ():
         rows.append(compare("(a) 16 x MLP 30x128, digits, batch 64", deep, digits, threads=threads,
                             repeats=repeats))
 
@@ -117,7 +119,7 @@ def main(argv=None) -> None:
     wide_data = random_mnist_shape(384 if args.quick else 640, 128)
     wide = [TrainConfig(dataset="mnist", depth=2, width=256, batch_size=128, epochs=1, lr=0.01, seed=s,
                         grad_std_steps=()) for s in range(m)]
-    for threads in (1, 2):
+    for threads in (1, 2) if args.case in (None, "b") else ():
         rows.append(compare(f"(b) {m} x MLP 784-256-256-10, batch 128", wide, wide_data, threads=threads,
                             repeats=repeats))
 
