@@ -28,6 +28,7 @@ import torch
 
 from initlab.experiments.batched import train_batched
 from initlab.experiments.datasets import Dataset, load
+from initlab.experiments.models import build_model
 from initlab.experiments.trainer import TrainConfig, train
 
 
@@ -84,8 +85,17 @@ def compare(name: str, configs: list[TrainConfig], data: Dataset, threads: int, 
         batch_t.append(timed(lambda: train_batched(configs, data=data)))
     loop_s, batch_s = statistics.median(loop_t), statistics.median(batch_t)
     flops = sum(run_flops(c, data) for c in configs)
+    # what both sides pay whatever the trainer: building and initializing the M models
+    build_s = timed(lambda: [build_model(c.model_spec(), data.input_shape, data.num_classes, seed=c.seed)
+                             for c in configs])
+    # the best any stacked trainer could do here: the same builds, then all arithmetic at the rate of
+    # the largest stacked product of the layer's shape (measured below, same thread count)
+    dims = configs[0].width
+    ceiling = gemm_rate(len(configs) * configs[0].batch_size, dims, dims) * 1e9
+    bound = loop_s / (build_s + flops / ceiling)
     return {"case": name, "threads": threads, "models": len(configs), "loop_s": loop_s, "batched_s": batch_s,
-            "ratio": loop_s / batch_s, "loop_gflops": flops / loop_s / 1e9, "batched_gflops": flops / batch_s / 1e9}
+            "ratio": loop_s / batch_s, "loop_gflops": flops / loop_s / 1e9, "batched_gflops": flops / batch_s / 1e9,
+            "build_s": build_s, "bound": bound}
 
 
 def random_mnist_shape(n_train: int, n_test: int) -> Dataset:
@@ -124,10 +134,14 @@ def main(argv=None) -> None:
                             repeats=repeats))
 
     print(f"\nmedian of {repeats} repeat(s); torch {torch.__version__}; ratio = loop time / batched time\n")
-    print(f"{'case':42s} {'thr':>3s} {'loop s':>8s} {'batch s':>8s} {'ratio':>6s} {'loop GF/s':>9s} {'batch GF/s':>10s}")
+    print(f"{'case':42s} {'thr':>3s} {'loop s':>8s} {'batch s':>8s} {'ratio':>6s} {'loop GF/s':>9s} {'batch GF/s':>10s} "
+          f"{'build s':>7s} {'bound':>6s}")
     for r in rows:
         print(f"{r['case']:42s} {r['threads']:3d} {r['loop_s']:8.2f} {r['batched_s']:8.2f} {r['ratio']:6.2f} "
-              f"{r['loop_gflops']:9.1f} {r['batched_gflops']:10.1f}")
+              f"{r['loop_gflops']:9.1f} {r['batched_gflops']:10.1f} {r['build_s']:7.2f} {r['bound']:6.2f}")
+    print("build s: building and initializing the M models, which both sides do; bound: loop time / (build s +\n"
+          "the run's FLOPs at the rate of one (M·batch)×width @ width×width product), the most any stacked\n"
+          "trainer could gain here")
     print("\neach side at its best thread count (fastest loop vs fastest batched):")
     for case in dict.fromkeys(r["case"] for r in rows):
         mine = [r for r in rows if r["case"] == case]

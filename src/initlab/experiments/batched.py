@@ -26,11 +26,13 @@ part ways, as two runs on different thread counts would.
 
 When it pays: stacking cannot reduce the arithmetic, only the fixed cost of each call and the
 idle second core (``bmm`` splits over the model axis, one small product barely parallelizes).
-Measured with ``benchmarks/bench_batched.py`` on a 2-core AVX2 machine (torch 2.13, CPU),
-where a 64×128·128×128 product runs at ~30 GFLOP/s: 16 MLPs of 30 × 128 on digits, batch 64,
-1.2× faster on one thread and 1.6× on two; 64 MLPs 784-256-256-10, batch 128, 1.1×. On a core
-with faster matrix products the fixed cost is a larger share of each step, so the gain should
-be larger there (not measured here).
+Measured with ``benchmarks/bench_batched.py`` on a 2-core AVX2 machine (torch 2.13, CPU), where a
+64×128·128×128 product runs at ~32 GFLOP/s and the stacked (16·64)×128·128×128 one at ~66 on two
+threads: 16 MLPs of 30 × 128 on digits, batch 64, 1.2× faster on one thread and 1.45× on two, where
+the most any stacked trainer could gain (the same model builds, then every FLOP at the stacked
+product's rate) is 1.7× and 2.0×; 64 MLPs 784-256-256-10, batch 128, 1.0×. On a core with faster
+matrix products the fixed cost is a larger share of each step, so the gain should be larger there
+(not measured here).
 """
 
 from __future__ import annotations
