@@ -28,8 +28,8 @@ SCHEMES = ["he_normal", "glorot_uniform", "he_truncated_normal", "trunc_normal",
 BIG = (1100, 1000)  # more than one 2**20-element block
 
 
-def _fill(name, shape=(64, 48), dtype=torch.float32, **kw):
-    t = torch.empty(shape, dtype=dtype)
+def _fill(name, shape=(64, 48), dtype=torch.float32, device="cpu", **kw):
+    t = torch.empty(shape, dtype=dtype, device=device)
     initlab.get(name)(t, **kw)
     return t
 
@@ -267,3 +267,12 @@ def test_fill_records_no_autograd_history():
     w = torch.empty(30, 40, requires_grad=True)
     initlab.he_normal()(w, seed=1)
     assert w.grad_fn is None and w.requires_grad
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["he_normal", "he_truncated_normal", "orthogonal", "delta_orthogonal"])
+def test_a_cuda_tensor_gets_the_cpu_values(name):
+    shape = {"orthogonal": (300, 500), "delta_orthogonal": (64, 32, 3, 3)}.get(name, (1000, 300))
+    cpu = _fill(name, seed=4, shape=shape)
+    gpu = _fill(name, seed=4, shape=shape, device="cuda")
+    assert gpu.device.type == "cuda" and torch.equal(gpu.cpu(), cpu)

@@ -691,6 +691,9 @@ def _orthogonal_(mat, generator, seed, key) -> None:
     import torch
 
     rows, cols = mat.shape
+    if seed is not None and mat.device.type != "cpu":  # formed on the CPU: a CPU tensor's values, copied
+        mat.copy_(_orthogonal_matrix(rows, cols, mat.dtype, torch.device("cpu"), None, seed, key))
+        return
     _gaussian_(mat, generator, seed, key)
     if seed is not None:
         _haar_from_reflectors_(mat.t() if rows < cols else mat)
