@@ -17,6 +17,7 @@ from scipy import stats as sps
 import initlab
 from initlab.errors import InitlabError
 from initlab.schemes import engine
+from initlab._threads import torch_threads
 from initlab.schemes.engine import BLOCK
 from stats import assert_normal, assert_uniform, ks_pvalue
 
@@ -26,10 +27,8 @@ LOC, SCALE = 0.25, 0.8
 
 @pytest.fixture(autouse=True)
 def two_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(2):
+        yield
 
 
 def truncated(a: float, b: float):

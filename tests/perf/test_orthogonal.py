@@ -10,14 +10,13 @@ import pytest
 import torch
 
 import initlab
+from initlab._threads import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
 
 
 @pytest.mark.parametrize("shape, layout", [((600, 400), "torch"), ((400, 600), "torch"), ((64, 16, 3, 3), "torch"),

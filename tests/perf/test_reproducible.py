@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 import initlab
+from initlab._threads import torch_threads
 from initlab.schemes import engine
 from initlab.schemes.engine import BLOCK, derive_seed
 
@@ -27,14 +27,7 @@ LAWS = {
 }
 
 
-@contextlib.contextmanager
-def threads(n: int):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+threads = torch_threads
 
 
 def fill(law: str, dtype=torch.float32, n: int = N, key: str = "w", seed: int = 1234, nthreads: int | None = None):

@@ -4,7 +4,6 @@ self-contained, and a real headless browser finds every section and image with n
 import html.parser
 import shutil
 import base64
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -6,12 +6,11 @@ from the thread count is itself tested, explicitly, in ``test_reproducibility.py
 """
 
 import pytest
-import torch
+
+from initlab._threads import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def _one_intra_op_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield

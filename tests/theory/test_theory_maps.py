@@ -15,7 +15,6 @@ import math
 import numpy as np
 import pytest
 from scipy import integrate
-from scipy.special import erf
 
 from initlab.theory import (chi1, correlation_map, critical_sigma_w, depth_scales, fixed_point, phase_diagram,
                             variance_map)

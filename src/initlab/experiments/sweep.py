@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .._threads import torch_threads
 from ..errors import InitlabError
 from .config import RunSpec, SweepConfig, _canonical
 
@@ -310,22 +311,6 @@ def train_many(configs: Sequence, data=None, *, batched: bool = True, max_group:
             for i, r in zip(chunk, out):
                 results[i] = r
     return results
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``torch.set_num_threads(n)`` (nothing when ``n`` is None), then restore."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _positive_int(arg: str, value: Any) -> int:

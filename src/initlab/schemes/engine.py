@@ -77,6 +77,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._threads import torch_threads
 from ..errors import InitlabError
 from .spec import Distribution, normal_cdf
 
@@ -719,19 +720,6 @@ _HH_CHUNK = 256
 """Columns (trailing update) or rows (a block's own columns) per task of :func:`_haar_from_reflectors_`."""
 
 
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Every torch op and BLAS/LAPACK call runs single-threaded inside; yields the thread count before."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield before
-    finally:
-        torch.set_num_threads(before)
-
-
 def _single_threaded(task: Callable[[int], None]) -> Callable[[int], None]:
     """``task`` with one OpenMP/MKL thread on whichever thread runs it: torch sets MKL's thread count per
     thread (``mkl_set_num_threads_local``), and a pool thread would otherwise run BLAS on every core."""
@@ -775,7 +763,7 @@ def _haar_from_reflectors_(q) -> None:
 
     m, k = q.shape
     dt = q.dtype
-    with _one_torch_thread() as nthreads:
+    with torch_threads(1) as nthreads:
         signs = torch.empty(k, dtype=dt)
         for j0 in reversed(range(0, k, _HH_BLOCK)):
             j1 = min(j0 + _HH_BLOCK, k)
