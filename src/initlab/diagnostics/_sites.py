@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InitlabError
+from ..model.activations import activation_name
 
 __all__ = ["ActSpec", "module_activation", "FUNCTIONAL", "is_weight_layer", "feature_dim", "unit_weights",
            "check_layer_input", "weight_of", "SELU_SCALE", "SELU_ALPHA"]
@@ -93,22 +94,12 @@ def _spec(name: str, **params) -> ActSpec:
 
 def module_activation(m: nn.Module) -> ActSpec | None:
     """The activation an ``nn.Module`` applies elementwise, or None."""
-    if isinstance(m, nn.ReLU6):  # a subclass of Hardtanh: test it first
-        return _spec("relu6")
-    if isinstance(m, nn.Hardtanh):
-        return _spec("hardtanh", min_val=m.min_val, max_val=m.max_val)
-    if isinstance(m, (nn.ELU, nn.CELU)):
-        return _spec("elu" if isinstance(m, nn.ELU) else "celu", alpha=m.alpha)
-    for cls, name in _MODULES:
-        if isinstance(m, cls):
-            return _spec(name)
-    return None
-
-
-_MODULES = ((nn.ReLU, "relu"), (nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "prelu"), (nn.RReLU, "rrelu"),
-            (nn.SELU, "selu"), (nn.GELU, "gelu"), (nn.SiLU, "silu"), (nn.Mish, "mish"), (nn.Tanh, "tanh"),
-            (nn.Sigmoid, "sigmoid"), (nn.Softsign, "softsign"), (nn.Softplus, "softplus"),
-            (nn.Hardsigmoid, "hardsigmoid"), (nn.Hardswish, "hardswish"))
+    name = activation_name(m)
+    if name == "hardtanh":
+        return _spec(name, min_val=m.min_val, max_val=m.max_val)
+    if name in ("elu", "celu"):
+        return _spec(name, alpha=m.alpha)
+    return _spec(name) if name is not None else None
 
 
 def _arg(args, kwargs, pos: int, key: str, default):

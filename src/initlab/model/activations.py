@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Activation", "find_activations", "activation_of_module", "PARAMETRIC"]
+__all__ = ["Activation", "find_activations", "activation_of_module", "activation_name", "ACTIVATION_MODULES",
+           "PARAMETRIC"]
 
 PARAMETRIC = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d, nn.Embedding, nn.RNNBase, nn.MultiheadAttention)
@@ -25,6 +26,25 @@ _TRANSPARENT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDr
                 nn.modules.instancenorm._InstanceNorm, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
                 nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
                 nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+
+ACTIVATION_MODULES: tuple[tuple[type[nn.Module], str], ...] = (
+    (nn.ReLU6, "relu6"),  # a subclass of Hardtanh: tested first
+    (nn.Hardtanh, "hardtanh"), (nn.ReLU, "relu"), (nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "prelu"),
+    (nn.RReLU, "rrelu"), (nn.ELU, "elu"), (nn.CELU, "celu"), (nn.SELU, "selu"), (nn.GELU, "gelu"),
+    (nn.SiLU, "silu"), (nn.Mish, "mish"), (nn.Hardswish, "hardswish"), (nn.Softplus, "softplus"),
+    (nn.Tanh, "tanh"), (nn.Sigmoid, "sigmoid"), (nn.Softsign, "softsign"), (nn.Hardsigmoid, "hardsigmoid"))
+"""The elementwise activation modules initlab knows, each with its name, in the order they are tested
+(subclasses first). Initialization (the gain), diagnostics (saturation, dead units) and theory (the
+modules it can integrate) all read this one table."""
+
+
+def activation_name(m: nn.Module) -> str | None:
+    """The name in :data:`ACTIVATION_MODULES` of the activation module ``m``, or None."""
+    for cls, name in ACTIVATION_MODULES:
+        if isinstance(m, cls):
+            return name
+    return None
+
 
 _HE_FAMILY = ("relu", "relu6", "leaky_relu", "elu", "celu", "gelu", "silu", "mish", "hardswish", "softplus")
 _XAVIER_FAMILY = ("tanh", "sigmoid", "softsign", "hardtanh", "hardsigmoid")
@@ -56,11 +76,8 @@ class Activation:
 
 
 def activation_of_module(m: nn.Module) -> Activation | None:
-    """The activation an ``nn.Module`` applies, or None if it is not an elementwise activation."""
-    table = [(nn.ReLU, "relu"), (nn.ReLU6, "relu6"), (nn.ELU, "elu"), (nn.CELU, "celu"), (nn.GELU, "gelu"),
-             (nn.SiLU, "silu"), (nn.Mish, "mish"), (nn.Hardswish, "hardswish"), (nn.Softplus, "softplus"),
-             (nn.Tanh, "tanh"), (nn.Sigmoid, "sigmoid"), (nn.Softsign, "softsign"), (nn.Hardtanh, "hardtanh"),
-             (nn.Hardsigmoid, "hardsigmoid"), (nn.SELU, "selu")]
+    """The activation an ``nn.Module`` applies, or None if it is not an elementwise activation; the
+    leaky family (LeakyReLU, RReLU at its mean slope, PReLU) as ``leaky_relu`` with its slope."""
     if isinstance(m, nn.LeakyReLU):
         return Activation("leaky_relu", float(m.negative_slope))
     if isinstance(m, nn.RReLU):
@@ -69,10 +86,8 @@ def activation_of_module(m: nn.Module) -> Activation | None:
         w = m.weight
         slope = float(m.init) if w.is_meta else float(w.detach().float().mean())
         return Activation("leaky_relu", slope)
-    for cls, name in table:
-        if type(m) is cls or (isinstance(m, cls) and not isinstance(m, nn.ReLU6)):
-            return Activation(name)
-    return None
+    name = activation_name(m)
+    return Activation(name) if name is not None else None
 
 
 _FUNCTIONS = {

@@ -14,12 +14,12 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError
+from ..model.activations import ACTIVATION_MODULES
 from .meanfield import _Q_INF, _at_infinity, _nodes, _nonneg, _Phi
 
 __all__ = ["predict_model", "ELEMENTWISE", "SKIPPED"]
 
-ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-               nn.Softplus, nn.Softsign, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+ELEMENTWISE = (*(cls for cls, name in ACTIVATION_MODULES if name != "rrelu"),  # RReLU draws its slopes
                nn.LogSigmoid, nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold)
 """Activation modules :func:`predict_model` understands: deterministic and elementwise."""
 
