@@ -176,22 +176,29 @@ def _for_blocks(nblocks: int, fill_block: Callable[[int], None], workers: int | 
         for i in range(nblocks):
             fill_block(i)
         return
+    import torch
+
     counter = itertools.count()
     failed = threading.Event()
+    grad_mode = torch.is_grad_enabled()  # grad mode is per thread: pool threads take the caller's
 
     def run() -> None:
         _local.busy = True
         try:
-            while not failed.is_set():
-                i = next(counter)
-                if i >= nblocks:
-                    return
-                fill_block(i)
+            with torch.set_grad_enabled(grad_mode):
+                _drain()
         except BaseException:
             failed.set()
             raise
         finally:
             _local.busy = False
+
+    def _drain() -> None:
+        while not failed.is_set():
+            i = next(counter)
+            if i >= nblocks:
+                return
+            fill_block(i)
 
     futures = [_get_pool(nworkers - 1).submit(run) for _ in range(nworkers - 1)]
     try:
