@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable
 
-from ..errors import InitlabError
+from ..errors import InitlabError, fail
 from .protocol import encode, error_message
 
 __all__ = ["RunWorker", "ParameterBudget"]
@@ -192,17 +192,29 @@ class RunWorker:
                 self.budget.take(self.held, giving_back=n)  # back to what this run held before
                 raise
         except InitlabError as exc:
-            field = error_message(exc)["field"]
-            prefix = f"runs[{self.index}]."
-            if field and not field.startswith("runs["):
-                exc = InitlabError(prefix + str(exc)) if field != "parameters" else exc
-            self._send(error_message(exc, run=self.index, rejected=True))
+            self._send(error_message(self._name_field(exc, config), run=self.index, rejected=True))
             return False
         self.held = n
         self.session, self.config = session, config
         self.gen += 1
         self._send({"type": "run", "run": self.index, "gen": self.gen, "info": session.info()})
         return True
+
+    def _name_field(self, exc: InitlabError, config) -> InitlabError:
+        """The error with this run's field named: ``runs[i].<field>: got …; allowed: …``. An error
+        raised while the weights are drawn (a scheme that does not fit a layer) names ``scheme``, or
+        ``bias`` when a bias raised it."""
+        text = str(exc)
+        field = error_message(exc)["field"]
+        prefix = f"runs[{self.index}]."
+        if field == "parameters" or (field or "").startswith("runs["):
+            return exc
+        if field and field in config.to_dict():
+            return InitlabError(prefix + text)
+        which = "bias" if ".bias" in text.split(":", 1)[0] else "scheme"
+        return fail(prefix + which, getattr(config, which),
+                    f"a scheme that can initialize this network's {'biases' if which == 'bias' else 'weights'} "
+                    f"({text})")
 
     def _frame(self) -> float:
         t0 = time.perf_counter()

@@ -411,11 +411,17 @@
       const run = /^runs\[(\d+)\]/.exec(m.field);
       if ($(id) && (!run || Number(run[1]) === S.selected)) { $(id).classList.add("invalid"); setTimeout(clearInvalid, 4000); }
     }
+    // a refused config leaves the server's runs as they were: show them again
     if (m.rejected && m.run !== undefined && S.accepted[m.run]) {
       S.runs[m.run] = JSON.parse(JSON.stringify(S.accepted[m.run]));
-      if (m.run === S.selected) writeControls();
-      writeHash();
-    }
+    } else if (m.field && m.field.startsWith("runs") && S.accepted.length) {
+      S.runs = S.accepted.filter(Boolean).map(c => JSON.parse(JSON.stringify(c)));
+      S.selected = Math.min(S.selected, S.runs.length - 1);
+      buildTabs();
+    } else return;
+    S.lastInput = 0;
+    writeControls();
+    writeHash();
   }
   function clearInvalid() { document.querySelectorAll(".invalid").forEach(e => e.classList.remove("invalid")); }
   let errTimer = null;
@@ -485,14 +491,40 @@
     $("hist-run").textContent = S.runs.length > 1 ? `· run ${RUN_NAMES[S.selected]}` : "";
   }
 
+  // log-scaled axes plot log10(value) on a linear scale with ticks at whole decades: values span
+  // 1e-30 … 1e30 in a vanishing or exploding net, beyond what a decimal tick generator handles
+  const lg = v => (v !== null && v !== undefined && v > 0 && Number.isFinite(v) ? Math.log10(v) : null);
+  function decadeLabel(e) {
+    if (e >= -3 && e <= 3) return String(+(10 ** e).toPrecision(1));
+    return `1e${e}`;
+  }
+  function linRange(u, min, max) {
+    // one point (or none) gives an empty span, which cannot be divided into ticks
+    if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+    if (max - min < 1e-9) return [min - 0.5, max + 0.5];
+    return [min, max];
+  }
+  function decadeRange(u, min, max) {
+    if (!Number.isFinite(min) || !Number.isFinite(max)) return [-1, 1];
+    let lo = Math.floor(min + 1e-9), hi = Math.ceil(max - 1e-9);
+    if (hi - lo < 1) { lo -= 0.5; hi += 0.5; }
+    return [lo, hi];
+  }
+  function decadeSplits(u, axis, min, max) {
+    const step = Math.max(1, Math.ceil((max - min) / 5));
+    const out = [];
+    for (let e = Math.ceil(min - 1e-9); e <= max + 1e-9; e += step) out.push(e);
+    return out;
+  }
   function chartOpts(el, series, { logY = false, yRange = null, xLabel = "" } = {}) {
     const w = Math.max(120, el.clientWidth), h = Math.max(80, el.clientHeight);
     const axis = { stroke: "#6b7385", grid: { stroke: "#eef0f4", width: 1 }, ticks: { stroke: "#e3e6ec", width: 1 }, font: "11px system-ui", size: 36 };
+    const yAxis = logY ? { ...axis, size: 48, splits: decadeSplits, values: (u, v) => v.map(decadeLabel) }
+      : { ...axis, size: 48, values: (u, v) => v.map(tick) };
     return {
       width: w, height: h, legend: { show: false }, cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
-      scales: { x: { time: false }, y: logY ? { distr: 3 } : (yRange ? { range: yRange } : {}) },
-      axes: [{ ...axis, label: xLabel, labelSize: 14, labelFont: "11px system-ui", size: 30 },
-        { ...axis, size: 48, values: (u, v) => v.map(tick) }],
+      scales: { x: { time: false, range: linRange }, y: { range: logY ? decadeRange : (yRange || linRange) } },
+      axes: [{ ...axis, label: xLabel, labelSize: 14, labelFont: "11px system-ui", size: 30 }, yAxis],
       series: [{}, ...series],
     };
   }
@@ -508,7 +540,6 @@
     }
     return c;
   }
-  const pos = v => (v !== null && v !== undefined && v > 0 ? v : null);
 
   function drawProfiles() {
     const runs = S.runs.map((_, i) => i).filter(i => S.latest[i]);
@@ -521,8 +552,8 @@
         const col = RUN_COLORS[i];
         series.push({ stroke: col, width: 2, points: { show: L.length <= 20, size: 4, fill: col }, spanGaps: false });
         series.push({ stroke: col, width: 1.5, dash: [5, 4], points: { show: false } });
-        data.push(xs.map(x => (x <= L.length ? pos(L[x - 1][q]) : null)));
-        data.push(xs.map(x => (x <= L.length ? pos(L[x - 1]["pred_" + q]) : null)));
+        data.push(xs.map(x => (x <= L.length ? lg(L[x - 1][q]) : null)));
+        data.push(xs.map(x => (x <= L.length ? lg(L[x - 1]["pred_" + q]) : null)));
       }
       const chart = ensureChart(key, el, series, { logY: true, xLabel: "layer (last: output)" });
       chart.setData(data);
@@ -865,8 +896,8 @@
         const col = RUN_COLORS[i], at = new Map(S.history[i].map(p => [p.step, p]));
         series.push({ stroke: col, width: 2, spanGaps: true, points: { show: false } });
         series.push({ stroke: col, width: 1.5, dash: [5, 4], spanGaps: true, points: { show: false } });
-        data.push(steps.map(s => (at.has(s) ? (log ? pos(at.get(s)[tr]) : at.get(s)[tr]) : null)));
-        data.push(steps.map(s => (at.has(s) ? (log ? pos(at.get(s)[te]) : at.get(s)[te]) : null)));
+        data.push(steps.map(s => (at.has(s) ? (log ? lg(at.get(s)[tr]) : at.get(s)[tr]) : null)));
+        data.push(steps.map(s => (at.has(s) ? (log ? lg(at.get(s)[te]) : at.get(s)[te]) : null)));
       }
       const chart = ensureChart(key, el, series, log ? { logY: true, xLabel: "step" } : { yRange: [0, 1], xLabel: "step" });
       chart.setData(data);
