@@ -261,7 +261,7 @@ def test_theory_is_the_relu_recursion_of_the_actual_weights():
     frame = s.summary()
     lin = [m for m in s.model if isinstance(m, nn.Linear)]
     m0 = float(s.x_probe.double().square().mean())
-    w2 = [m.in_features * float(m.weight.double().square().mean()) for m in lin]
+    w2 = [m.in_features * float(m.weight.detach().double().square().mean()) for m in lin]
     q = [w2[0] * m0]
     for k in range(1, len(lin)):
         q.append(w2[k] * q[-1] / 2)
@@ -271,7 +271,7 @@ def test_theory_is_the_relu_recursion_of_the_actual_weights():
     assert layers[-1]["pred_act_std"] == pytest.approx(math.sqrt(q[-1]), rel=1e-5)
     g = [1.0] * len(lin)
     for k in range(len(lin) - 2, -1, -1):
-        g[k] = g[k + 1] * 0.5 * lin[k + 1].out_features * float(lin[k + 1].weight.double().square().mean())
+        g[k] = g[k + 1] * 0.5 * lin[k + 1].out_features * float(lin[k + 1].weight.detach().double().square().mean())
     ref = layers[-1]["grad_std"]
     for k in range(len(lin)):
         assert layers[k]["pred_grad_std"] == pytest.approx(ref * math.sqrt(g[k]), rel=1e-5)

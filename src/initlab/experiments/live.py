@@ -722,12 +722,17 @@ def _hist(t: torch.Tensor | None, bins: int) -> dict | None:
     if t is None:
         return None
     v = t.detach().reshape(-1).float()
-    finite = torch.isfinite(v)
-    bad = int((~finite).sum())
-    v = v[finite]
+    bad = 0
+    if v.numel():
+        lo, hi = (float(x) for x in torch.aminmax(v))
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN or ±inf somewhere: bin the finite rest
+            finite = torch.isfinite(v)
+            bad = int((~finite).sum())
+            v = v[finite]
+            if v.numel():
+                lo, hi = (float(x) for x in torch.aminmax(v))
     if v.numel() == 0:
         return {"lo": None, "hi": None, "counts": [0] * bins, "nonfinite": bad}
-    lo, hi = float(v.min()), float(v.max())
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
     counts = torch.histc(v, bins=bins, min=lo, max=hi)

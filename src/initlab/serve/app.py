@@ -29,7 +29,7 @@ class ServerState:
     """What the server shares between pages: the page cap, the parameter budget, the live pages."""
 
     def __init__(self, *, max_pages: int = 16, max_parameters: int = 60_000_000, max_rate: float = 20.0,
-                 stats_share: float = 0.12, threads: int = 1, session_options: dict | None = None,
+                 stats_share: float = 0.15, threads: int = 1, session_options: dict | None = None,
                  message_rate: float = 50.0):
         self.max_pages = max_pages
         self.budget = ParameterBudget(max_parameters)
@@ -88,7 +88,7 @@ class Page:
 
     def _deliver(self, item: tuple) -> None:
         kind, index, text = item
-        if kind == "frame":
+        if kind in ("frame", "frame0"):
             self.frames[index] = text
         else:
             self.fifo.append(text)

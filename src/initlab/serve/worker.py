@@ -58,7 +58,7 @@ class RunWorker:
     page (encoded JSON), from this thread."""
 
     def __init__(self, index: int, emit: Callable[[str], None], *, budget: ParameterBudget,
-                 stats_share: float = 0.12, min_interval: float = 0.05, threads: int = 1,
+                 stats_share: float = 0.15, min_interval: float = 0.05, threads: int = 1,
                  session_options: dict | None = None):
         self.index = index
         self.emit = emit
@@ -146,7 +146,7 @@ class RunWorker:
                 self._dirty = False
             if config is not None or reset:
                 if self._build(config if config is not None else self.config):
-                    self._frame()
+                    self._frame(first=True)
                     next_frame = time.perf_counter() + self.min_interval
             if steps and self.session is not None:
                 self.session.train(steps)
@@ -216,11 +216,13 @@ class RunWorker:
                     f"a scheme that can initialize this network's {'biases' if which == 'bias' else 'weights'} "
                     f"({text})")
 
-    def _frame(self) -> float:
+    def _frame(self, first: bool = False) -> float:
+        """Measure and send a frame; return what measuring cost (s). ``first``: the first frame of a
+        rebuilt run (``frame0``)."""
         t0 = time.perf_counter()
         summary = self.session.summary()
         summary.update(run=self.index, gen=self.gen)
-        self.emit(("frame", self.index, encode(summary)))
+        self.emit(("frame0" if first else "frame", self.index, encode(summary)))
         self.frames_sent += 1
         return time.perf_counter() - t0
 

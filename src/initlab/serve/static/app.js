@@ -475,7 +475,8 @@
     drawPhase(info);
     drawOutput(f, info);
     drawCurves(info);
-    drawFindings(f);
+    drawFindings();
+    drawLegend();
     drawAbout(info);
   }
   function drawAbout(info) {
@@ -904,30 +905,53 @@
     }
   }
 
-  function drawFindings(f) {
+  function runLabels() {
+    // what tells the runs apart: the fields whose values differ, shortest first
+    const keys = KEYS.map(k => k[0]).filter(k => new Set(S.runs.map(r => fieldText(r, k))).size > 1);
+    return S.runs.map(r => keys.map(k => fieldText(r, k)).join(", ") || "same config");
+  }
+  function drawLegend() {
+    const el = $("legend");
+    const html = S.runs.length < 2 ? "" : runLabels().map((l, i) =>
+      `<span style="color:${RUN_COLORS[i]}">● ${RUN_NAMES[i]}</span> ${escapeHtml(l)}`).join(" &nbsp; ");
+    if (el.dataset.html !== html) { el.innerHTML = html; el.dataset.html = html; }
+  }
+  const escapeHtml = t => t.replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+
+  function drawFindings() {
     const ul = $("findings");
-    const key = f ? JSON.stringify([S.selected, f.gen, f.findings.map(x => [x.kind, x.message, x.apply])]) : "";
+    const frames = S.runs.map((_, i) => S.latest[i]).filter(Boolean);
+    const key = JSON.stringify(frames.map(f => [f.run, f.gen, f.findings.map(x => [x.kind, x.message, x.apply])]));
     if (ul.dataset.key === key) return;
     ul.dataset.key = key;
     ul.innerHTML = "";
-    if (!f) return;
-    for (const x of f.findings) {
-      const li = document.createElement("li");
-      li.className = x.kind === "healthy" ? "healthy" : "bad";
-      const b = document.createElement("b"); b.textContent = x.kind;
-      li.append(b, ": ", x.message);
-      if (x.kind !== "healthy") {
-        const fix = document.createElement("div"); fix.className = "fix";
-        fix.textContent = x.apply ? `fix: ${schemeText(x.apply.scheme, x.apply.scheme_params)}` : (x.fix === null ? "no initialization fixes this" : "");
-        li.appendChild(fix);
+    for (const f of frames) {
+      for (const x of f.findings) {
+        const li = document.createElement("li");
+        li.className = x.kind === "healthy" ? "healthy" : "bad";
+        if (S.runs.length > 1) {
+          const tag = document.createElement("span");
+          tag.className = "tag"; tag.style.color = RUN_COLORS[f.run]; tag.textContent = `● ${RUN_NAMES[f.run]} `;
+          li.appendChild(tag);
+        }
+        const b = document.createElement("b"); b.textContent = x.kind;
+        li.append(b, ": ", x.message);
+        if (x.kind !== "healthy") {
+          const fix = document.createElement("div"); fix.className = "fix";
+          fix.textContent = x.apply ? `fix: ${schemeText(x.apply.scheme, x.apply.scheme_params)}` : (x.fix === null ? "no initialization fixes this" : "");
+          if (x.apply) {
+            const btn = document.createElement("button");
+            btn.textContent = "apply fix";
+            btn.onclick = () => {
+              Object.assign(S.runs[f.run], JSON.parse(JSON.stringify(x.apply)));
+              S.lastInput = 0; S.claim = null; writeControls(); writeHash(); sendRuns();
+            };
+            fix.append(" ", btn);
+          }
+          li.appendChild(fix);
+        }
+        ul.appendChild(li);
       }
-      if (x.apply) {
-        const btn = document.createElement("button");
-        btn.textContent = "apply fix";
-        btn.onclick = () => { Object.assign(S.runs[f.run], JSON.parse(JSON.stringify(x.apply))); S.lastInput = 0; writeControls(); writeHash(); sendRuns(); };
-        li.appendChild(btn);
-      }
-      ul.appendChild(li);
     }
   }
 
