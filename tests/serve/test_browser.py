@@ -178,3 +178,34 @@ def test_compare_mode_draws_two_sets_of_curves_and_renders_fast(page, capsys):
         print(f"\n[playground] render of one update in Chromium: median {statistics.median(times):.1f} ms, "
               f"p95 {sorted(times)[int(0.95 * (len(times) - 1))]:.1f} ms over {len(times)} updates")
     assert page.errors == []
+
+
+def test_keys_phase_click_code_and_new_seed(page):
+    open_page(page, "#data=gaussians&depth=3&width=8&act=tanh&init=glorot_normal&seed=5")
+    page.wait_for_function("playground.info[0] && playground.info[0].config.seed === 5")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("playground.latest[0].step === 1")
+    first = page.inner_text("#first-loss")
+    gen = page.evaluate("playground.gen[0]")
+    page.keyboard.press("r")  # reset: the same weights again
+    page.wait_for_function(f"playground.gen[0] > {gen} && playground.latest[0] && playground.latest[0].step === 0")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("playground.latest[0].step === 1")
+    assert page.inner_text("#first-loss") == first
+    # a click on the phase diagram: weights N(0, σ_w²/fan_in), biases N(0, σ_b²) at that point
+    box = page.locator("#phase").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+    page.wait_for_function("playground.info[0].config.scheme === 'variance_scaling'")
+    cfg = page.evaluate("playground.info[0].config")
+    assert cfg["bias"] == "random_normal" and cfg["scheme_params"]["scale"] > 0
+    assert page.input_value("#scheme") == "variance_scaling"
+    page.wait_for_function("playground.latest[0] && playground.latest[0].phase_point.sigma_w2 > 0")
+    page.locator("#code").click()
+    page.wait_for_selector("#modal:not([hidden])")
+    script = page.inner_text("#modal-body")
+    assert "initlab.initialize(model" in script and "variance_scaling" in script and "SEED = 5" in script
+    page.keyboard.press("Escape")
+    page.locator("#new-seed").click()
+    page.wait_for_function("playground.info[0].config.seed !== 5")
+    assert page.evaluate("location.hash").count("seed=") == 1 and "seed=5&" not in page.evaluate("location.hash") + "&"
+    assert page.errors == []

@@ -353,6 +353,22 @@ def test_vanishing_finding_applies_the_scheme_for_the_activation():
     assert "vanishing" not in {f["kind"] for f in fixed.summary()["findings"]}
 
 
+def test_a_finding_whose_fix_is_already_the_init_offers_nothing_to_apply():
+    """auto gives tanh layers glorot_normal: a saturation that training brings names that same scheme."""
+    from initlab.diagnostics import Finding
+    from initlab.experiments.live import _finding, _planned_schemes
+
+    s = LiveSession({"dataset": "spiral", "depth": 2, "width": 8, "activation": "tanh", "scheme": "auto"})
+    planned = _planned_schemes(s.model, s.config)
+    assert list(planned.values()) == [("glorot_normal", {"gain": 1.0})] * 3
+    f = Finding("saturated", ("2",), {}, {"1": "glorot_normal", "3": "glorot_normal", "5": "glorot_normal"}, "at '2'")
+    d = _finding(f, s._names, planned)
+    assert d["apply"] is None and d["in_place"] and d["message"] == "at layer 1"
+    other = _finding(Finding("saturated", ("2",), {}, {"1": "he_normal", "3": "he_normal", "5": "glorot_normal"}, ""),
+                     s._names, planned)
+    assert other["apply"] == {"scheme": "he_normal", "scheme_params": {}} and not other["in_place"]
+
+
 def test_divergence_is_caught_and_the_frame_stays_json():
     s = LiveSession({"dataset": "digits", "depth": 10, "width": 64, "activation": "relu", "scheme": "random_normal",
                      "scheme_params": {"std": 1.0}, "lr": 1.0})

@@ -393,6 +393,7 @@ class LiveSession:
         self.model.train()
         self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
         self._names = _layer_labels(self.model)
+        self._planned = _planned_schemes(self.model, c)
         self.optimizer = Optimizer(list(self.model.parameters()), c.optimizer, c.lr, c.momentum)
         self.steps = 0
         self.epochs = 0
@@ -487,7 +488,7 @@ class LiveSession:
         layers = _layer_rows(records, len(self.linears))
         logits = capture.logits
         train_acc = float((logits.argmax(1) == self.y_probe).double().mean()) if logits is not None else math.nan
-        findings = [_finding(f, self.config, self._names) for f in initlab.diagnose(records)]
+        findings = [_finding(f, self._names, self._planned) for f in initlab.diagnose(records)]
         out = {
             "step": self.steps, "epoch": self.epochs,
             "epoch_progress": (self._pos / len(self.y_train)) if self._order is not None else 0.0,
@@ -681,31 +682,44 @@ def _layer_rows(records, n_linear: int) -> list[dict]:
     return out
 
 
-def _finding(f, config: LiveConfig, names: Mapping[str, str]) -> dict:
+def _planned_schemes(model: nn.Module, config: LiveConfig) -> dict[str, tuple[str, dict]]:
+    """Weight layer (module name) → (scheme, parameters) the run was initialized with (from
+    :func:`initlab.plan`, so ``auto`` shows its per-layer choice); every layer ``lsuv`` for LSUV."""
+    import initlab
+
+    scheme, bias = config.init_args()
+    rows = [r for r in initlab.plan(model, scheme, bias=bias).rows if r.name.endswith(".weight")]
+    if config.scheme == "lsuv":
+        return {r.module: ("lsuv", {}) for r in rows}
+    return {r.module: (r.scheme, r.initializer.params() if r.initializer is not None else {}) for r in rows}
+
+
+def _finding(f, names: Mapping[str, str], planned: Mapping[str, tuple[str, dict]]) -> dict:
     """A finding as a dict, its layers called ``layer k``/``output`` instead of module names, with
-    ``apply``: the config fields that apply its fix (None when no initialization fixes it, or when
-    it is in place already): the one scheme its fix names for the hidden layers, ``auto`` when it
-    names several, ``lsuv`` for LSUV."""
+    ``apply``: the config fields that apply its fix — the one scheme its fix names for the hidden
+    layers, ``auto`` when it names several, ``lsuv`` for LSUV — or None when no initialization
+    fixes it; ``in_place`` when the run already starts from what the fix names (the finding then
+    comes from training, not from the initialization)."""
+    import initlab
+
     d = f.to_dict()
     d["layers"] = list(dict.fromkeys(names.get(n, n) for n in f.layers))
     message = f.message
     for module, label in names.items():
         message = message.replace(repr(module), label)
     d["message"] = message
-    apply = None
+    apply, in_place = None, False
     fix = f.fix
     if fix == "lsuv":
         apply = {"scheme": "lsuv", "scheme_params": {}}
+        in_place = all(s == "lsuv" for s, _ in planned.values())
     elif isinstance(fix, dict) and fix:
-        names = list(fix.values())
-        hidden = names[:-1] if len(names) > 1 else names
-        schemes = set(hidden)
-        apply = {"scheme": hidden[0] if len(schemes) == 1 else "auto", "scheme_params": {}}
-    if apply is not None and f.kind == "symmetric" and config.bias not in ("zeros",):
-        apply.update(bias="zeros", bias_params={})
-    if apply is not None and apply["scheme"] == config.scheme and not config.scheme_params:
-        apply = None  # already in place: nothing to apply
-    d["apply"] = apply
+        names_ = list(fix.values())
+        hidden = names_[:-1] if len(names_) > 1 else names_
+        apply = {"scheme": hidden[0] if len(set(hidden)) == 1 else "auto", "scheme_params": {}}
+        in_place = all(planned.get(layer) == (scheme, initlab.get(scheme).params()) for layer, scheme in fix.items())
+    d["apply"] = None if in_place else apply
+    d["in_place"] = in_place
     return d
 
 

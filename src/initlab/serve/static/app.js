@@ -938,7 +938,9 @@
         li.append(b, ": ", x.message);
         if (x.kind !== "healthy") {
           const fix = document.createElement("div"); fix.className = "fix";
-          fix.textContent = x.apply ? `fix: ${schemeText(x.apply.scheme, x.apply.scheme_params)}` : (x.fix === null ? "no initialization fixes this" : "");
+          fix.textContent = x.apply ? `fix: ${schemeText(x.apply.scheme, x.apply.scheme_params)}`
+            : x.in_place ? "the run already starts from the scheme the fix names: this came with training"
+            : x.fix === null ? "no initialization fixes this" : "";
           if (x.apply) {
             const btn = document.createElement("button");
             btn.textContent = "apply fix";
