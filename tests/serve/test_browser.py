@@ -50,7 +50,20 @@ def page(browser, server):
 
 def open_page(page, hash_=""):
     page.goto(page.base + hash_)
-    page.wait_for_function("window.playground && window.playground.frames > 0", timeout=30_000)
+    wait(page, "window.playground && window.playground.frames > 0", 30_000)
+
+
+def wait(page, expression: str, timeout: float = 30_000) -> None:
+    """Wait for ``expression`` in the page; on a timeout say what the page saw."""
+    try:
+        page.wait_for_function(expression, timeout=timeout)
+    except Exception as exc:
+        state = page.evaluate("""() => { const p = window.playground || {};
+            return {errors: (p.errors || []).map(e => e.message), frames: p.frames, gen: p.gen,
+                    steps: (p.latest || []).map(f => f && [f.step, f.test && f.test.acc]),
+                    history: (p.history || []).map(h => h && h.length), playing: p.playing}; }""")
+        raise AssertionError(f"waited {timeout / 1000:.0f} s for {expression}: page state {state}, "
+                             f"console errors {page.errors}") from exc
 
 
 def step_count(page) -> int:
@@ -87,8 +100,8 @@ def test_he_trains_a_30_layer_relu_net_on_digits_and_the_screenshot(page, tmp_pa
                            "playground.info[0].config.dataset === 'digits' && playground.runs.length === 2")
     assert page.input_value("#depth-n") == "30" and page.input_value("#scheme") == "he_normal"
     page.locator("#play").click()
-    page.wait_for_function("playground.latest[0] && playground.latest[0].test.acc > 0.3 && "
-                           "playground.history[1] && playground.history[1].length >= 4", timeout=90_000)
+    wait(page, "playground.latest[0] && playground.latest[0].test.acc > 0.3 && "
+               "playground.history[1] && playground.history[1].length >= 4", 150_000)
     page.locator("#play").click()
     page.wait_for_timeout(400)
     acc = float(page.inner_text("#test-acc").rstrip("%")) / 100

@@ -298,51 +298,42 @@ def phase_point(model: nn.Module) -> dict:
 # -------------------------------------------------------------------------------------------- claims
 
 _CLAIM_BASE = {"dataset": "digits", "optimizer": "sgd", "momentum": 0.9, "bias": "zeros", "seed": 0}
-_CLAIM_RUNS: dict[str, tuple[dict, list[dict]]] = {
-    # claim: (settings shared by its runs, what each run of the comparison changes)
-    "symmetry": ({"depth": 3, "width": 32, "activation": "relu", "lr": 0.01, "batch_size": 32},
-                 [{"scheme": "zeros"}, {"scheme": "constant", "scheme_params": {"value": 0.5}},
-                  {"scheme": "he_normal"}]),
-    "vanishing": ({"depth": 10, "width": 64, "scheme": "random_normal", "scheme_params": {"std": 0.01},
-                   "lr": 0.01, "batch_size": 32},
-                  [{"activation": "tanh"}, {"activation": "sigmoid"}, {"activation": "relu"}]),
-    "exploding": ({"depth": 10, "width": 64, "scheme": "random_normal", "scheme_params": {"std": 1.0},
-                   "lr": 0.01, "batch_size": 32},
-                  [{"activation": "relu"}, {"activation": "tanh"}, {"activation": "sigmoid"}]),
-    "xavier-vs-he": ({"depth": 30, "width": 128, "activation": "relu", "lr": 0.002, "batch_size": 32},
-                     [{"scheme": "he_normal"}, {"scheme": "lecun_normal"}]),
-    "glorot2010": ({"depth": 5, "width": 256, "activation": "tanh", "lr": 0.1, "batch_size": 10},
-                   [{"scheme": "glorot_uniform"}, {"scheme": "torch_default"}]),
-    "activation-guide": ({"depth": 10, "width": 64, "lr": 0.02, "batch_size": 64},
-                         [{"activation": "relu", "scheme": "he_normal"},
-                          {"activation": "tanh", "scheme": "glorot_normal"},
-                          {"activation": "selu", "scheme": "lecun_normal"}]),
-    "orthogonal-depth": ({"depth": 16, "width": 32, "activation": "linear", "lr": 0.1, "momentum": 0.0,
-                          "batch_size": 256},
-                         [{"scheme": "orthogonal"}, {"scheme": "lecun_normal"}]),
-}
 _BUDGET_KEYS = ("depth", "width", "activation", "lr", "momentum", "batch_size")
+# what each claim compares, side by side; the sizes and rates come from the preset's quick budget
+_CLAIM_RUNS: dict[str, tuple[dict, Any]] = {
+    "symmetry": ({"activation": "relu"},
+                 lambda b: [{"scheme": "zeros"}, {"scheme": "constant", "scheme_params": {"value": b["constant"]}},
+                            {"scheme": "he_normal"}]),
+    "vanishing": ({}, lambda b: [{"activation": a} for a in ("tanh", "sigmoid", "relu")]),
+    "exploding": ({}, lambda b: [{"activation": a} for a in ("relu", "tanh", "sigmoid")]),
+    "xavier-vs-he": ({"activation": "relu"}, lambda b: [{"scheme": "he_normal"}, {"scheme": "lecun_normal"}]),
+    "glorot2010": ({"activation": "tanh"}, lambda b: [{"scheme": "glorot_uniform"}, {"scheme": "torch_default"}]),
+    "activation-guide": ({}, lambda b: [{"activation": "relu", "scheme": "he_normal"},
+                                        {"activation": "tanh", "scheme": "glorot_normal"},
+                                        {"activation": "selu", "scheme": "lecun_normal"}]),
+    # deep linear nets trained full-batch; one depth of the claim's range (its budget lists several)
+    "orthogonal-depth": ({"depth": 16, "activation": "linear", "lr": 0.1, "momentum": 0.0, "batch_size": 256},
+                         lambda b: [{"scheme": "orthogonal"}, {"scheme": "lecun_normal"}]),
+}
 
 
 def claims() -> list[dict]:
     """One entry per claim of ``initlab demo`` (the keys of
     :data:`~initlab.experiments.presets.PRESETS`, in order): ``name``, ``claim`` (its statement) and
-    ``runs``, the checked configs (dicts) that show it side by side. A claim without a setting of its
-    own here is shown with the fields its quick budget names (depth, width, activation, lr,
-    momentum, batch size, and ``std`` as ``random_normal``), on digits."""
+    ``runs``, the checked configs (dicts) that show it side by side, on digits. Sizes and rates come
+    from the preset's quick budget (depth, width, activation, lr, momentum, batch size; ``std`` as
+    ``random_normal``); what the runs compare is set here per claim, and a claim not listed here
+    is shown as one run of its budget's settings."""
     from .presets import PRESETS
 
     out = []
     for name, preset in PRESETS.items():
-        if name in _CLAIM_RUNS:
-            shared, variants = _CLAIM_RUNS[name]
-        else:
-            budget = preset.budgets.get("quick") or next(iter(preset.budgets.values()), {})
-            shared = {k: budget[k] for k in _BUDGET_KEYS if k in budget}
-            if "std" in budget:
-                shared.update(scheme="random_normal", scheme_params={"std": budget["std"]})
-            variants = [{}]
-        runs = [LiveConfig.from_dict({**_CLAIM_BASE, **shared, **v}).to_dict() for v in variants]
+        budget = preset.budgets.get("quick") or next(iter(preset.budgets.values()), {})
+        shared = {k: budget[k] for k in _BUDGET_KEYS if k in budget}
+        if "std" in budget:
+            shared.update(scheme="random_normal", scheme_params={"std": budget["std"]})
+        extra, variants = _CLAIM_RUNS.get(name, ({}, lambda b: [{}]))
+        runs = [LiveConfig.from_dict({**_CLAIM_BASE, **shared, **extra, **v}).to_dict() for v in variants(budget)]
         out.append({"name": name, "claim": preset.claim, "runs": runs})
     return out
 
