@@ -235,3 +235,46 @@ def test_a_medium_model_peaks_close_to_its_parameter_bytes():
     assert r["peak"] - r["base"] <= 1.3 * r["param_bytes"], (
         f"peak {r['peak'] / 2**20:.0f} MiB, baseline {r['base'] / 2**20:.0f} MiB, "
         f"parameters {r['param_bytes'] / 2**20:.0f} MiB")
+
+
+_INITIALIZE_MEMORY = textwrap.dedent("""
+    import json, sys, torch, torch.nn as nn, initlab
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    def peak():
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+
+    def mine(t):
+        t.uniform_(-0.01, 0.01)
+
+    model = nn.Sequential(*[nn.Linear(1024, 1024) for _ in range(24)])
+    initlab.initialize(nn.Linear(4, 4), seed=0)  # warm-up: imports, the thread pool
+    kwargs = {"built-in, seed": dict(seed=0), "built-in, global generator": {},
+              "user scheme on the first layer, seed": dict(rules={"0.weight": mine}, seed=0),
+              "user scheme on the last layer, global generator": dict(rules={"23.weight": mine})}[sys.argv[1]]
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = rss()
+    initlab.initialize(model, **kwargs)
+    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    print(json.dumps({"extra": (peak() - base) / param_bytes}))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, low, high", [
+    ("built-in, seed", 0.0, 0.1),
+    ("built-in, global generator", 0.0, 0.1),
+    ("user scheme on the first layer, seed", 0.0, 0.1),   # its layer only: 1/24 of the model
+    ("user scheme on the last layer, global generator", 0.9, 1.1),  # everything written before it
+])
+def test_initialize_keeps_copies_only_of_what_a_failing_scheme_could_leave_half_written(case, low, high):
+    proc = subprocess.run([sys.executable, "-c", _INITIALIZE_MEMORY, case], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    extra = json.loads(proc.stdout.strip().splitlines()[-1])["extra"]
+    assert low <= extra <= high, f"{case}: peak − before = {extra:.3f} × the parameter bytes"
