@@ -198,11 +198,7 @@ def test_materialize_does_not_nest():
     assert initlab.materialize(mlp_bn, seed=0) is not None  # the lock was released
 
 
-_MEDIUM = textwrap.dedent("""
-    import json, sys, torch, torch.nn as nn, initlab
-    sys.path.insert(0, sys.argv[1])
-    from test_materialize import TinyLM
-
+_MEMORY = textwrap.dedent("""
     def rss():
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * 4096
@@ -210,6 +206,13 @@ _MEDIUM = textwrap.dedent("""
     def peak():
         with open("/proc/self/status") as f:
             return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+""")
+"""Resident memory now and its peak since ``clear_refs``, read from /proc/self (prepended to each script)."""
+
+_MEDIUM = _MEMORY + textwrap.dedent("""
+    import json, sys, torch, torch.nn as nn, initlab
+    sys.path.insert(0, sys.argv[1])
+    from test_materialize import TinyLM
 
     factory = lambda: TinyLM(vocab=32000, d=1024, layers=6)
     initlab.materialize(lambda: TinyLM(vocab=50, d=16, layers=1), seed=0)  # warm-up: imports, thread pool
@@ -237,16 +240,8 @@ def test_a_medium_model_peaks_close_to_its_parameter_bytes():
         f"parameters {r['param_bytes'] / 2**20:.0f} MiB")
 
 
-_INITIALIZE_MEMORY = textwrap.dedent("""
+_INITIALIZE_MEMORY = _MEMORY + textwrap.dedent("""
     import json, sys, torch, torch.nn as nn, initlab
-
-    def rss():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-
-    def peak():
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
 
     def mine(t):
         t.uniform_(-0.01, 0.01)
