@@ -173,6 +173,25 @@ def test_torch_default_without_a_seed_is_a_normal_build():
     assert torch.equal(torch.rand(3), after_build)
 
 
+class DrawsAfterRegistration(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.gamma = nn.Parameter(torch.empty(4))
+        nn.init.normal_(self.gamma)  # a draw on the stand-in still counts as a write
+
+
+def test_normal_draws_on_stand_ins_are_skipped_but_still_count_as_writes():
+    normal = torch.Tensor.normal_
+    with pytest.raises(InitlabError, match=r"rules: got no rule for gamma"):
+        initlab.materialize(DrawsAfterRegistration, seed=0)
+    assert torch.Tensor.normal_ is normal  # restored after a failure
+    got = initlab.materialize(DrawsAfterRegistration, seed=0, rules={"gamma": "ones"})
+    assert torch.equal(got.gamma, torch.ones(4)) and torch.Tensor.normal_ is normal
+    x = torch.empty(1000).normal_(generator=torch.Generator().manual_seed(0))
+    assert 0.9 < float(x.std()) < 1.1
+
+
 class ReadsValues(nn.Module):
     def __init__(self):
         super().__init__()

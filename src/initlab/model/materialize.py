@@ -36,7 +36,10 @@ Limits
 * Lazy modules (``nn.LazyLinear`` …) have no shapes before a forward pass: not supported.
 * Parameter subclasses other than ``nn.Parameter`` are built normally (no saving for them).
 * While the factory runs, ``nn.Module.register_parameter`` is patched process-wide: do not build
-  modules on other threads at the same time. ``materialize`` calls do not nest.
+  modules on other threads at the same time. ``materialize`` calls do not nest. So is
+  ``torch.Tensor.normal_`` on meta tensors: PyTorch's meta ``normal_`` is a Python reference whose
+  first call imports ``torch._dynamo`` (1.7 s and more, once per process), and on a stand-in there is
+  nothing to draw, so a cheap in-place write stands in for it (it still marks the parameter written).
 
 With a seed, all parameters' blocks are filled through one queue on the engine's threads
 (:func:`initlab.schemes.engine.batched`), several small parameters at once.
@@ -102,11 +105,26 @@ def _parameters_on_meta():
             param = stand_in
         original(module, name, param)
 
+    own_normal = "normal_" in vars(torch.Tensor)
+    original_normal = torch.Tensor.normal_
+
+    def normal_(self, *args, **kwargs):
+        # PyTorch's meta normal_ is a Python reference whose first call imports torch._dynamo (1.7-5 s);
+        # on a stand-in nothing is drawn anyway, and uniform_ records the write just the same
+        if self.is_meta:
+            return self.uniform_()
+        return original_normal(self, *args, **kwargs)
+
     nn.Module.register_parameter = register_parameter
+    torch.Tensor.normal_ = normal_
     try:
         yield kept
     finally:
         nn.Module.register_parameter = original
+        if own_normal:
+            torch.Tensor.normal_ = original_normal
+        else:
+            del torch.Tensor.normal_
         _BUILDING.release()
 
 
