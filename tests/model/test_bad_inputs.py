@@ -134,7 +134,7 @@ CASES = [
     ("plan: scheme unknown", lambda m: initlab.plan(m, "xavier_nromal"), "did you mean 'xavier_normal'", InitlabError),
     ("plan: bad rules", lambda m: initlab.plan(m, rules={"nothing": "zeros"}), "rules: got 'nothing'", InitlabError),
     ("apply_plan: a plan of another model", lambda m: initlab.model.apply_plan(m, other_plan),
-     "plan: got a row for 'weight'", InitlabError),
+     "the_plan: got a row for 'weight'", InitlabError),
     ("apply_plan: not a plan", lambda m: initlab.model.apply_plan(m, {"fc.weight": "zeros"}),
      "the_plan: got dict", InitlabError),
 ]

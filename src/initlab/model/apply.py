@@ -53,7 +53,7 @@ def check_writable(model: nn.Module, the_plan: InitPlan, *, allow_meta: bool = F
         p = params.get(row.name)
         if p is None or tuple(p.shape) != tuple(row.shape):
             got = "no such parameter" if p is None else f"shape {tuple(p.shape)}"
-            raise InitlabError(f"plan: got a row for {row.name!r} (shape {row.shape}) where the model has {got}; "
+            raise InitlabError(f"the_plan: got a row for {row.name!r} (shape {row.shape}) where the model has {got}; "
                                "allowed: a plan made for this model (initlab.plan(model, ...))")
         if row.writes and not p.dtype.is_floating_point:
             raise InitlabError(f"parameter {row.name!r} ({row.reason}): got dtype {p.dtype}; allowed: a "

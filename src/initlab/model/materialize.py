@@ -174,7 +174,9 @@ def _build(model_or_factory) -> tuple[nn.Module, dict[int, _Kept]]:
         except (NotImplementedError, RuntimeError) as e:
             if "meta" not in str(e):
                 raise
-            raise InitlabError(f"model: got a factory that failed while its parameters were on the meta device ({e}); "
+            first_line = next(iter(str(e).strip().splitlines()), type(e).__name__)
+            raise InitlabError(f"model: got a factory that failed while its parameters were on the meta device "
+                               f"({first_line}); "
                                "allowed: constructors that do not read parameter values or move the model") from e
     if not isinstance(model, nn.Module):
         raise InitlabError(f"model: got a factory that returned {type(model).__name__}; allowed: a factory that "

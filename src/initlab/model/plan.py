@@ -154,7 +154,8 @@ class InitPlan:
         for r in self.rows:
             if r.name == name or name in r.tied:
                 return r
-        raise KeyError(f"no parameter {name!r} in the plan{suggest(name, [r.name for r in self.rows])}")
+        raise KeyError(f"name: got {name!r}; allowed: a parameter of the plan"
+                       f"{suggest(name, [r.name for r in self.rows])}")
 
     @property
     def guessed(self) -> list[PlanRow]:
