@@ -175,3 +175,30 @@ def test_a_parameter_on_the_meta_device_is_an_error_and_materialize_is_the_way()
     assert initlab.initialize(net, seed=0, dry_run=True)["0.weight"].scheme == "glorot_normal"
     built = initlab.materialize(net, seed=0)
     assert not any(p.is_meta for p in built.parameters())
+
+
+# -- bias= under torch_default, "auto" as a rule value, cells -------------------------------------
+def test_torch_default_with_an_explicit_bias_scheme_sets_biases_only():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), nn.LayerNorm(5), nn.Linear(5, 2))
+    plan = initlab.initialize(net, "torch_default", bias="ones", seed=0)
+    assert torch.equal(net[0].bias, torch.ones(5)) and torch.equal(net[2].bias, torch.ones(2))
+    assert torch.equal(net[1].bias, torch.zeros(5))  # a normalization layer's shift stays zero
+    bound = 1 / math.sqrt(6)  # PyTorch's Linear weight law, U(±1/√fan_in)
+    assert plan["0.weight"].scheme == "torch_default" and float(net[0].weight.detach().abs().max()) <= bound
+
+
+def test_a_rule_with_value_auto_gives_autos_choice_under_a_named_scheme():
+    net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+    plan = initlab.initialize(net, "zeros", rules={"0.weight": "auto"}, seed=0)
+    assert plan["0.weight"].scheme == "he_normal" and plan["2.weight"].scheme == "zeros"
+
+
+@pytest.mark.parametrize("cell, gates", [(nn.LSTMCell, 4), (nn.GRUCell, 3), (nn.RNNCell, 1)])
+def test_recurrent_cells_get_per_gate_blocks_like_their_layers(cell, gates):
+    m = cell(5, 6)
+    plan = initlab.initialize(m, seed=0)
+    assert plan["weight_hh"].scheme == "orthogonal" and plan["weight_hh"].chunks == gates
+    for block in m.weight_hh.detach().chunk(gates, 0):
+        torch.testing.assert_close(block @ block.T, torch.eye(6), atol=1e-5, rtol=0)
+    assert plan["weight_ih"].scheme == "glorot_uniform" and (plan["weight_ih"].fan_in, plan["weight_ih"].fan_out) == (5, 6)
