@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import InitlabError, suggest
+from ..errors import InitlabError, check_int, suggest
 
 __all__ = ["PRESETS", "BUDGETS", "Preset", "PresetResult", "run_preset"]
 
@@ -668,8 +668,7 @@ def run_preset(name: str, budget: str = "full", seed: int = 0) -> PresetResult:
         raise InitlabError(f"preset: got {name!r}; allowed: {', '.join(PRESETS)}{suggest(str(name), PRESETS)}")
     if budget not in BUDGETS:
         raise InitlabError(f"budget: got {budget!r}; allowed: {', '.join(map(repr, BUDGETS))}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InitlabError(f"seed: got {seed!r}; allowed: an integer >= 0")
+    seed = check_int("seed", seed, minimum=0)
     preset = PRESETS[name]
     settings = dict(preset.budgets[budget])
     start = time.perf_counter()
