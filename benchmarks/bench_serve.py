@@ -13,7 +13,7 @@ in Chromium, and a bounded loopback load test — each set beside its anchor in 
    changing, stepping and closing runs and sending malformed and oversized messages: requests
    answered, latency, memory, workers left.
 
-    python benchmarks/bench_serve.py [--seconds-per-case 6] [--repeats 2] [--clients 16] [--seconds 30]
+    python benchmarks/bench_serve.py [--seconds-per-case 6] [--repeats 3] [--clients 16] [--seconds 30]
                                      [--skip-browser] [--skip-load]
 """
 
@@ -204,7 +204,7 @@ def render_times(url: str, cfg: dict, seconds: float) -> list[float] | str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds-per-case", type=float, default=6.0)
-    ap.add_argument("--repeats", type=int, default=2, help="alternating rounds of trainer / streaming per case")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds of trainer / streaming / bare steps per case")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=30.0, help="load-test duration")
     ap.add_argument("--skip-browser", action="store_true")
@@ -219,17 +219,20 @@ def main() -> None:
     rows = []
     with Server(port=0, max_pages=max(16, a.clients)) as srv:
         for name, cfg in CASES.items():
-            tr, bare, st, fps = [], [], [], []
-            for _ in range(a.repeats):
+            tr, bare, st, fps, vs_t, vs_b = [], [], [], [], [], []
+            for _ in range(a.repeats):  # each round measures the three side by side; ratios per round
                 tr.append(trainer_rate(cfg, a.seconds_per_case))
-                bare.append(bare_rate(cfg, a.seconds_per_case / 2))
                 s, f = streaming_rate(srv.port, cfg, a.seconds_per_case)
+                bare.append(bare_rate(cfg, a.seconds_per_case / 2))
                 st.append(s)
                 fps.append(f)
-            t, b, s = statistics.median(tr), statistics.median(bare), statistics.median(st)
-            rows.append([name, f"{t:.0f}", f"{b:.0f}", f"{s:.0f}", f"{statistics.median(fps):.1f}",
-                         f"{s / t:.2f}", f"{s / b:.2f}", "≥ 0.80"])
-        print("\n1. training steps per second (medians of", a.repeats, "alternating rounds)")
+                vs_t.append(s / tr[-1])
+                vs_b.append(s / bare[-1])
+            rows.append([name, f"{statistics.median(tr):.0f}", f"{statistics.median(bare):.0f}",
+                         f"{statistics.median(st):.0f}", f"{statistics.median(fps):.1f}",
+                         f"{statistics.median(vs_t):.2f} ({min(vs_t):.2f}-{max(vs_t):.2f})",
+                         f"{statistics.median(vs_b):.2f} ({min(vs_b):.2f}-{max(vs_b):.2f})", "≥ 0.80"])
+        print("\n1. training steps per second (medians of", a.repeats, "rounds; ratios per round: median (min-max))")
         print(table(["case", "trainer alone", "session, no frames", "streaming", "frames/s", "ratio vs trainer",
                      "ratio vs bare steps", "target"], rows))
 

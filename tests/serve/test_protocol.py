@@ -42,11 +42,18 @@ BAD = [
 def test_bad_message_names_field_got_and_allowed(text, field, allowed):
     with pytest.raises(InitlabError) as err:
         parse(text, runs_open=1)
+    assert "\n" not in str(err.value)
     msg = error_message(err.value)
     assert msg["type"] == "error" and msg["field"] == field, msg
     assert msg["got"] and msg["allowed"], msg
     if allowed:
         assert allowed in msg["allowed"], msg
+
+
+def test_run_index_needs_a_run():
+    for msg in ({"type": "phase", "run": 0, "sigma_w2": 1, "sigma_b2": 0}, {"type": "code", "run": 0}):
+        with pytest.raises(InitlabError, match=r"^run: got 0; allowed: a run's index once a 'runs' message"):
+            parse(json.dumps(msg), runs_open=0)
 
 
 def test_good_messages_parse():

@@ -84,6 +84,16 @@ def test_bad_messages_get_errors_and_the_page_keeps_working(client):
     assert client.frame(where=lambda f: f["step"] >= 2)["step"] >= 2  # the old run is still there
 
 
+def test_run_commands_before_any_run_are_refused(client):
+    for msg in ({"type": "phase", "run": 0, "sigma_w2": 2, "sigma_b2": 0}, {"type": "code", "run": 0}):
+        client.send(msg)
+        assert client.next("error")["field"] == "run"
+    client.send({"type": "step", "n": 3})  # nothing to step: answered, nothing breaks
+    client.next("state")
+    client.send({"type": "ping"})
+    client.next("pong")
+
+
 def test_frames_are_throttled_and_carry_summaries(client):
     client.send({"type": "runs", "runs": [TINY, {**TINY, "scheme": "he_normal"}]})
     client.next("runs")

@@ -23,6 +23,8 @@ from .worker import ParameterBudget, RunWorker
 __all__ = ["create_app", "STATIC", "Page", "ServerState"]
 
 STATIC = Path(__file__).parent / "static"
+MAX_QUEUE = 512
+"""Messages (other than frames, which replace each other) queued for a page that does not read."""
 
 
 class ServerState:
@@ -80,6 +82,7 @@ class Page:
         self.tokens = state.message_rate * 2
         self.last_token = time.monotonic()
         self.sent = 0
+        self.dropped = 0
 
     # ---------------------------------------------------------------- from worker threads
     def emit(self, item: tuple) -> None:
@@ -90,11 +93,14 @@ class Page:
         kind, index, text = item
         if kind in ("frame", "frame0"):
             self.frames[index] = text
+            self.wake.set()
         else:
-            self.fifo.append(text)
-        self.wake.set()
+            self.send(text)
 
     def send(self, message: dict | str) -> None:
+        if len(self.fifo) >= MAX_QUEUE:  # the page reads nothing: drop rather than grow
+            self.dropped += 1
+            return
         self.fifo.append(message if isinstance(message, str) else encode(message))
         self.wake.set()
 
@@ -130,6 +136,13 @@ class Page:
         return True
 
     def handle(self, text) -> None:
+        """Act on one message from the page; whatever goes wrong is answered, never raised."""
+        try:
+            self._handle(text)
+        except Exception as exc:  # noqa: BLE001 - the page stays up; the message says what failed
+            self.send(error_message(f"message: failed with {type(exc).__name__}: {exc}"))
+
+    def _handle(self, text) -> None:
         if not self._rate_ok():
             self.send(error_message(InitlabError(
                 f"message rate: got more than {self.state.message_rate:g} a second; allowed: at most "

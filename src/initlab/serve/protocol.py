@@ -91,7 +91,9 @@ def parse(text: Any, *, runs_open: int = 1) -> Command:
         v = data.get("steps_per_second")
         cmd.steps_per_second = None if v is None else check_number("steps_per_second", v, minimum=1, maximum=1e5)
     elif kind in ("phase", "code"):
-        cmd.run = check_int("run", data.get("run", 0), minimum=0, maximum=max(0, runs_open - 1))
+        if runs_open < 1:
+            raise fail("run", data.get("run", 0), "a run's index once a 'runs' message has started one (none yet)")
+        cmd.run = check_int("run", data.get("run", 0), minimum=0, maximum=runs_open - 1)
         if kind == "phase":
             cmd.sigma_w2 = check_number("sigma_w2", data.get("sigma_w2"), minimum=0.0, maximum=1e4, open_min=True)
             cmd.sigma_b2 = check_number("sigma_b2", data.get("sigma_b2"), minimum=0.0, maximum=1e2)

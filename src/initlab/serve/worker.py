@@ -222,9 +222,11 @@ class RunWorker:
         t0 = time.perf_counter()
         summary = self.session.summary()
         summary.update(run=self.index, gen=self.gen)
-        self.emit(("frame0" if first else "frame", self.index, encode(summary)))
+        text = encode(summary)
+        cost = time.perf_counter() - t0
+        self.emit(("frame0" if first else "frame", self.index, text))
         self.frames_sent += 1
-        return time.perf_counter() - t0
+        return cost
 
     def _send(self, message: dict) -> None:
         self.emit(("message", self.index, encode(message)))

@@ -11,7 +11,7 @@
 
   const S = {                       // the page's state (window.playground, for tests and the console)
     hello: null, ws: null, connected: false, runs: [], accepted: [], selected: 0, info: [], gen: [],
-    latest: [], history: [], initPoint: [], playing: false, renderTimes: [], errors: [], charts: {}, lastInput: 0,
+    latest: [], history: [], initPoint: [], playing: false, renderTimes: [], renderParts: {}, errors: [], charts: {}, lastInput: 0,
     hash: "", frames: 0,
   };
   window.playground = S;
@@ -469,15 +469,15 @@
     $("stepcount").textContent = f ? f.step : "0";
     $("first-loss").textContent = f && f.first_loss !== null ? f.first_loss.toFixed(6) : "–";
     $("test-acc").textContent = f && f.test.acc !== null ? `${(100 * f.test.acc).toFixed(1)}%` : "–";
-    drawProfiles();
-    drawHistograms(f);
-    drawBars(f);
-    drawPhase(info);
-    drawOutput(f, info);
-    drawCurves(info);
-    drawFindings();
-    drawLegend();
-    drawAbout(info);
+    const parts = S.renderParts;
+    const timed = (name, fn) => { const t = performance.now(); fn(); parts[name] = (parts[name] || 0) + performance.now() - t; };
+    timed("profiles", drawProfiles);
+    timed("histograms", () => drawHistograms(f));
+    timed("bars", () => drawBars(f));
+    timed("phase", () => drawPhase(info));
+    timed("output", () => drawOutput(f, info));
+    timed("curves", () => drawCurves(info));
+    timed("text", () => { drawFindings(); drawLegend(); drawAbout(info); });
   }
   function drawAbout(info) {
     const c = S.runs[S.selected];
@@ -816,15 +816,7 @@
       bctx.putImageData(img, 0, 0);
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(boundaryImg, 0, 0, W, H);
-      const e = info.data.extent, X = v => (v + e) / (2 * e) * W, Y = v => (e - v) / (2 * e) * H;
-      for (const [pts, test] of [[info.data.train, false], [info.data.test, true]]) {
-        for (const [x, y, lab] of pts) {
-          ctx.beginPath(); ctx.arc(X(x), Y(y), 2.3, 0, 2 * Math.PI);
-          const col = lab ? `rgb(${POS})` : `rgb(${NEG})`;
-          if (test) { ctx.strokeStyle = col; ctx.lineWidth = 1.2; ctx.stroke(); }
-          else { ctx.fillStyle = col; ctx.fill(); ctx.strokeStyle = "#fff"; ctx.lineWidth = 0.6; ctx.stroke(); }
-        }
-      }
+      ctx.drawImage(pointsLayer(info, W, H), 0, 0);
       drawNeurons(nctx, nc, f.neurons);
     } else if (f.confusion) {
       $("out-caption").innerHTML = "confusion <small>test set, row = true class</small>";
@@ -832,28 +824,52 @@
       drawClassBars(nctx, nc, f.confusion, info.data.chance);
     }
   }
+  // the data points change only with the data set: drawn once into a layer of their own
+  let pointsCache = { key: null, canvas: null };
+  function pointsLayer(info, W, H) {
+    const key = `${info.data.name}|${info.data.n_train}|${info.config.noise}|${W}|${H}`;
+    if (pointsCache.key === key) return pointsCache.canvas;
+    const c = document.createElement("canvas"); c.width = W; c.height = H;
+    const ctx = c.getContext("2d");
+    const e = info.data.extent, X = v => (v + e) / (2 * e) * W, Y = v => (e - v) / (2 * e) * H;
+    for (const [pts, test] of [[info.data.train, false], [info.data.test, true]]) {
+      for (const [x, y, lab] of pts) {
+        ctx.beginPath(); ctx.arc(X(x), Y(y), 2.3, 0, 2 * Math.PI);
+        const col = lab ? `rgb(${POS})` : `rgb(${NEG})`;
+        if (test) { ctx.strokeStyle = col; ctx.lineWidth = 1.2; ctx.stroke(); }
+        else { ctx.fillStyle = col; ctx.fill(); ctx.strokeStyle = "#fff"; ctx.lineWidth = 0.6; ctx.stroke(); }
+      }
+    }
+    pointsCache = { key, canvas: c };
+    return c;
+  }
+  let neuronSheet = null;
   function drawNeurons(ctx, c, nr) {
     if (!nr) return;
     const v = new Int8Array(b64(nr.values).buffer), n = nr.size, L = nr.layers.length, U = nr.units;
     const depth = S.runs[S.selected].depth;
     $("neurons-caption").innerHTML = `neurons <small>${L < depth ? `${L} of ${depth} layers` : `${L} layers`} × ${U} units</small>`;
+    // every tile into one image (layer l, unit u at column l, row u), then scaled tile by tile
+    if (!neuronSheet || neuronSheet.width !== L * n || neuronSheet.height !== U * n) {
+      neuronSheet = document.createElement("canvas"); neuronSheet.width = L * n; neuronSheet.height = U * n;
+    }
+    const sctx = neuronSheet.getContext("2d"), img = sctx.createImageData(L * n, U * n), W = L * n;
+    for (let l = 0; l < L; l++) for (let u = 0; u < U; u++) {
+      const base = (l * U + u) * n * n;
+      for (let k = 0; k < n * n; k++) {
+        const rgb = divergingRGB(v[base + k] / 127);
+        const o = 4 * ((u * n + Math.floor(k / n)) * W + l * n + (k % n));
+        img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2]; img.data[o + 3] = 255;
+      }
+    }
+    sctx.putImageData(img, 0, 0);
     const top = 14, gap = 3;
     const tile = Math.floor(Math.min((c.width - gap * (L - 1)) / L, (c.height - top - gap * (U - 1)) / U));
-    const off = document.createElement("canvas"); off.width = off.height = n;
-    const octx = off.getContext("2d");
     ctx.font = "10px system-ui"; ctx.fillStyle = "#6b7385"; ctx.textAlign = "center";
+    ctx.imageSmoothingEnabled = true;
     for (let l = 0; l < L; l++) {
       ctx.fillText(String(nr.layers[l]), l * (tile + gap) + tile / 2, 10);
-      for (let u = 0; u < U; u++) {
-        const img = octx.createImageData(n, n), base = (l * U + u) * n * n;
-        for (let k = 0; k < n * n; k++) {
-          const rgb = divergingRGB(v[base + k] / 127);
-          img.data[4 * k] = rgb[0]; img.data[4 * k + 1] = rgb[1]; img.data[4 * k + 2] = rgb[2]; img.data[4 * k + 3] = 255;
-        }
-        octx.putImageData(img, 0, 0);
-        ctx.imageSmoothingEnabled = true;
-        ctx.drawImage(off, l * (tile + gap), top + u * (tile + gap), tile, tile);
-      }
+      for (let u = 0; u < U; u++) ctx.drawImage(neuronSheet, l * n, u * n, n, n, l * (tile + gap), top + u * (tile + gap), tile, tile);
     }
     ctx.textAlign = "left";
   }
