@@ -6,11 +6,10 @@ import time
 
 import pytest
 
-pytest.importorskip("uvicorn", reason="the playground needs the serve extra (pip install 'initlab[serve]')")
-
 
 @pytest.fixture(scope="module")
 def server():
+    pytest.importorskip("uvicorn", reason="the playground needs the serve extra (pip install 'initlab[serve]')")
     from initlab.serve import Server
 
     srv = Server(port=0, max_pages=4, max_parameters=3_000_000).start()

@@ -479,3 +479,16 @@ def test_generated_script_runs_and_gives_the_first_step_loss(tmp_path):
     for got, want in zip(firsts, expected):
         assert got == pytest.approx(want, abs=1e-6)
     assert out.stdout.count("epoch 1: step") == len(specs)
+
+
+def test_a_frame_is_a_summary_of_bounded_size():
+    """The deepest network the playground allows, on a 2-D set: every per-layer list and grid is small;
+    no tensor travels (bins, scalars, quantized grids of at most 48² and 8 × 8 × 16² values)."""
+    s = LiveSession({"dataset": "spiral", "depth": 64, "width": 16, "activation": "relu", "scheme": "he_normal"})
+    frame = s.step(1)
+    text = json.dumps(frame, allow_nan=False)
+    assert len(text) < 150_000, len(text)
+    assert len(frame["layers"]) == 65 and len(frame["hist"]) == 65
+    assert all(len(h[k]["counts"]) == 30 for h in frame["hist"] for k in ("act", "grad", "weight"))
+    assert len(frame["neurons"]["layers"]) == 8 and frame["neurons"]["units"] == 8
+    assert frame["boundary"]["size"] <= 48
