@@ -187,6 +187,10 @@ def test_compare_mode_draws_two_sets_of_curves_and_renders_fast(page, capsys):
     assert len(counts["acc"]) == 4 and all(n >= 4 for n in counts["acc"]), counts
     assert len(counts["prof"]) == 4 and all(n == 7 for n in counts["prof"]), counts  # 6 hidden + output
     assert page.locator("#run-tabs button").count() == 2
+    page.locator("#hists canvas[data-layer='2'][data-kind='grad']").click()  # a layer, enlarged
+    page.wait_for_selector("#modal:not([hidden]) #modal-canvas:not([hidden])")
+    assert page.inner_text("#modal-title").startswith("layer 3 · step")
+    page.keyboard.press("Escape")
     times = page.evaluate("playground.renderTimes")
     with capsys.disabled():
         print(f"\n[playground] render of one update in Chromium: median {statistics.median(times):.1f} ms, "

@@ -589,50 +589,57 @@
         for (const l of shown) {
           const c = document.createElement("canvas");
           c.width = 64; c.height = 44; c.dataset.layer = l; c.dataset.kind = key;
-          c.onclick = () => enlargeHistogram(l, key);
+          c.onclick = () => enlargeHistogram(l);
           box.appendChild(c);
         }
       }
     }
     for (const c of box.querySelectorAll("canvas")) drawHistogram(c, f.hist[+c.dataset.layer][c.dataset.kind], false);
   }
-  function drawHistogram(canvas, h, axes) {
+  function drawHistogram(canvas, h, axes, y0 = 0, height = null) {
+    // one histogram into the band [y0, y0 + height) of the canvas; axes: labelled, for the enlarged view
     const ctx = canvas.getContext("2d");
-    const W = canvas.width, H = canvas.height;
-    ctx.clearRect(0, 0, W, H);
-    if (!h || h.lo === null) { ctx.fillStyle = "#c92a2a"; ctx.font = "10px system-ui"; ctx.fillText(h ? "non-finite" : "–", 4, 14); return; }
-    const pad = axes ? 40 : 1, bottom = axes ? 28 : 1;
+    const W = canvas.width, H = height === null ? canvas.height : height;
+    if (height === null) ctx.clearRect(0, 0, W, H);
+    if (!h || h.lo === null) { ctx.fillStyle = "#c92a2a"; ctx.font = "10px system-ui"; ctx.fillText(h ? "non-finite" : "–", 4, y0 + 14); return; }
+    const pad = axes ? 40 : 1, bottom = axes ? 24 : 1, top = axes ? 18 : 0;
     const max = Math.max(...h.counts, 1), k = h.counts.length, bw = (W - 2 * pad) / k;
+    const span = Math.max(Math.abs(h.lo), Math.abs(h.hi)) || 1;
     for (let i = 0; i < k; i++) {
       const centre = h.lo + (i + 0.5) * (h.hi - h.lo) / k;
-      const span = Math.max(Math.abs(h.lo), Math.abs(h.hi)) || 1;
       ctx.fillStyle = diverging(centre / span, 0.35);
-      const bh = (H - bottom - 2) * h.counts[i] / max;
-      ctx.fillRect(pad + i * bw, H - bottom - bh, Math.max(1, bw - (axes ? 1 : 0.3)), bh);
+      const bh = (H - bottom - top - 2) * h.counts[i] / max;
+      ctx.fillRect(pad + i * bw, y0 + H - bottom - bh, Math.max(1, bw - (axes ? 1 : 0.3)), bh);
     }
     if (axes) {
       ctx.fillStyle = "#1d2330"; ctx.font = "12px system-ui";
-      ctx.fillText(fmt(h.lo), pad, H - 8);
-      ctx.textAlign = "right"; ctx.fillText(fmt(h.hi), W - pad, H - 8); ctx.fillText(String(max), pad - 4, 14);
+      ctx.fillText(fmt(h.lo), pad, y0 + H - 6);
+      ctx.textAlign = "right"; ctx.fillText(fmt(h.hi), W - pad, y0 + H - 6); ctx.fillText(String(max), pad - 4, y0 + top + 10);
       ctx.textAlign = "left";
       if (h.lo < 0 && h.hi > 0) {
         const x0 = pad + (W - 2 * pad) * (-h.lo) / (h.hi - h.lo);
-        ctx.strokeStyle = "#6b7385"; ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x0, 4); ctx.lineTo(x0, H - bottom); ctx.stroke(); ctx.setLineDash([]);
-        ctx.textAlign = "center"; ctx.fillText("0", x0, H - 8); ctx.textAlign = "left";
+        ctx.strokeStyle = "#6b7385"; ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x0, y0 + top); ctx.lineTo(x0, y0 + H - bottom); ctx.stroke(); ctx.setLineDash([]);
+        ctx.textAlign = "center"; ctx.fillText("0", x0, y0 + H - 6); ctx.textAlign = "left";
       }
     }
   }
-  function enlargeHistogram(layer, kind) {
+  function enlargeHistogram(layer) {
+    // the three histograms of one layer, one above the other
     const f = S.latest[S.selected];
     if (!f) return;
     const name = layer === f.hist.length - 1 ? "output layer" : `layer ${layer + 1}`;
-    const h = f.hist[layer][kind];
-    const label = Object.fromEntries(HIST_ROWS)[kind];
-    $("modal-title").textContent = `${name} · ${label}` + (h && h.lo !== null ? ` · ${h.counts.reduce((a, b) => a + b, 0)} values in [${fmt(h.lo)}, ${fmt(h.hi)}]` : "") +
-      (h && h.nonfinite ? ` · ${h.nonfinite} non-finite` : "") + ` · step ${f.step}`;
+    $("modal-title").textContent = `${name} · step ${f.step}` + (S.runs.length > 1 ? ` · run ${RUN_NAMES[S.selected]}` : "");
     $("modal-body").hidden = true; $("modal-copy").hidden = true;
-    const c = $("modal-canvas"); c.hidden = false;
-    drawHistogram(c, h, true);
+    const c = $("modal-canvas"); c.hidden = false; c.height = 3 * 150;
+    const ctx = c.getContext("2d");
+    ctx.clearRect(0, 0, c.width, c.height);
+    HIST_ROWS.forEach(([kind, label], r) => {
+      const h = f.hist[layer][kind];
+      ctx.fillStyle = "#1d2330"; ctx.font = "600 12px system-ui";
+      const n = h && h.lo !== null ? h.counts.reduce((a, b) => a + b, 0) : 0;
+      ctx.fillText(`${label}: ${n} values` + (h && h.nonfinite ? `, ${h.nonfinite} non-finite` : ""), 40, r * 150 + 13);
+      drawHistogram(c, h, true, r * 150, 150);
+    });
     $("modal").hidden = false;
   }
 
