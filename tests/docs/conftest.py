@@ -1,22 +1,12 @@
-"""The documentation site, built once per test session exactly as ``scripts/docs`` builds it
-(Sphinx, warnings as errors), into a temporary folder."""
+"""The documentation site, built once per test session (see docs_site.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-
-
-def build_site(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", "-E",
-           "-d", str(out / ".doctrees"), *extra, str(DOCS), str(out / "site")]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+from docs_site import build_site
 
 
 @pytest.fixture(scope="session")

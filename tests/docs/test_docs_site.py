@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOCS, ROOT, build_site
+from docs_site import DOCS, ROOT, build_site
 
 pytestmark = pytest.mark.slow
 

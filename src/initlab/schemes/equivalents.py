@@ -10,9 +10,9 @@ Keras's ``HeNormal``, ``GlorotNormal`` and ``LecunNormal`` (and JAX's ``he_norma
 ±2σ truncated laws with the std divided by 0.87962566103423978, so they are the equivalents of
 initlab's ``*_truncated_normal`` schemes, not of its untruncated ``*_normal``.
 
-The documentation's scheme pages and the README's table are generated from / checked against this
-table; a test holds it to the registry (every scheme has a row) and runs every
-``torch_same_values`` claim bit for bit.
+The documentation's scheme pages are generated from this table; a test holds it to the registry
+(every scheme has a row) and runs every ``torch_same_values`` claim bit for bit against the
+``torch.nn.init`` call it names.
 """
 
 from __future__ import annotations
