@@ -125,6 +125,23 @@ def _histogram_png(name: str, init, shape) -> tuple[bytes, int]:
     return buf.getvalue(), values.size
 
 
+_PREFIX = {"keras": "keras.initializers.", "jax": "jax.nn.initializers."}
+
+
+def _framework_calls(name: str, framework: str, fallback: str | None) -> list[str]:
+    """The ``framework`` calls that draw the law of scheme ``name``: from the adapters' parity table
+    (``initlab.adapters.equivalence``, whose rows the Keras/JAX parity tests check) where it exists, one per
+    spelling, the call with default arguments first; else the ``equivalents`` table's entry."""
+    try:
+        from initlab.adapters.equivalence import equivalents
+    except ImportError:
+        return [fallback] if fallback else []
+    calls: dict[str, str] = {}
+    for e in sorted((e for e in equivalents(framework) if e.scheme == name), key=lambda e: len(e.kwargs)):
+        calls.setdefault(e.spelling, _PREFIX[framework] + (e.call() if e.factory else e.spelling))
+    return list(calls.values())
+
+
 def _scheme_page(row: dict, cls, eq) -> tuple[str, bytes]:
     import initlab
 
@@ -155,9 +172,9 @@ def _scheme_page(row: dict, cls, eq) -> tuple[str, bytes]:
     if eq.torch:
         torch_cell = _lit(eq.torch) + (" — the same values from the same ``torch.Generator``" if eq.torch_same_values
                                        else " — the same law, drawn by another algorithm")
-    parts.append(_list_table(["library", "call"], [["PyTorch", torch_cell], ["Keras", _lit(eq.keras) if eq.keras
-                                                                               else "—"],
-                                                    ["JAX", _lit(eq.jax) if eq.jax else "—"]], [1, 5]))
+    keras = "\n\n".join(_lit(c) for c in _framework_calls(row["name"], "keras", eq.keras)) or "—"
+    jax = "\n\n".join(_lit(c) for c in _framework_calls(row["name"], "jax", eq.jax)) or "—"
+    parts.append(_list_table(["library", "call"], [["PyTorch", torch_cell], ["Keras", keras], ["JAX", jax]], [1, 5]))
     if eq.note:
         parts.append(eq.note + "\n")
     parts.append(_title("The law for one shape", "-"))
@@ -208,7 +225,8 @@ def scheme_pages() -> tuple[dict[str, str], dict[str, bytes]]:
         pages[f"schemes/{r['name']}.rst"] = text
         images[f"schemes/img/{r['name']}.png"] = png
         table.append([f":doc:`{r['name']}`", _lit(r["formula"]), r["source"], _lit(eq.torch) if eq.torch else "—",
-                      _lit(eq.keras) if eq.keras else "—", _lit(eq.jax) if eq.jax else "—"])
+                      "\n\n".join(_lit(c) for c in _framework_calls(r["name"], "keras", eq.keras)) or "—",
+                      "\n\n".join(_lit(c) for c in _framework_calls(r["name"], "jax", eq.jax)) or "—"])
     index.append(_list_table(["scheme", "law", "source", "PyTorch", "Keras", "JAX"], table))
     pages["schemes/index.rst"] = "\n".join(index)
     return pages, images
@@ -349,48 +367,65 @@ def _kind(obj) -> str | None:
 
 # --------------------------------------------------------------------------- activations
 
-def _catalogue_rows() -> list[tuple[type, str]]:
-    from initlab.model.activations import ACTIVATION_MODULES
-
-    return list(ACTIVATION_MODULES)
-
-
-def activations_page() -> str:
+def _catalogue():
+    """initlab's one activation catalogue, as (name, module names, functional spellings, auto, recommend,
+    reason, theory) rows: ``initlab.activations.CATALOGUE`` where it exists, else the table of activation
+    modules in ``initlab.model.activations`` with ``auto`` found by planning a layer followed by the module."""
+    try:
+        from initlab.activations import CATALOGUE
+    except ImportError:
+        CATALOGUE = None
+    if CATALOGUE is not None:
+        return [(r.name, [f"nn.{m}" for m in r.modules], list(r.functions), r.auto, r.recommend, r.reason, r.theory)
+                for r in CATALOGUE]
     import torch.nn as nn
 
     import initlab
     from initlab.diagnostics import scheme_for
+    from initlab.model.activations import ACTIVATION_MODULES
+
+    rows = []
+    for cls, name in ACTIVATION_MODULES:
+        auto = initlab.plan(nn.Sequential(nn.Linear(4, 4), cls()), "auto")["0.weight"].scheme
+        rows.append((name, [f"nn.{cls.__name__}"], [], auto, scheme_for(name), "", True))
+    return rows
+
+
+def activations_page() -> str:
+    import initlab
     from initlab.errors import InitlabError
     from initlab.theory import critical_sigma_w
 
     def attempt(fn):
         try:
             return fn()
-        except (InitlabError, KeyError, ValueError):
+        except (InitlabError, KeyError, ValueError, TypeError):
             return None
 
-    rows = []
-    for cls, name in _catalogue_rows():
-        net = nn.Sequential(nn.Linear(4, 4), cls())
-        auto = initlab.plan(net, "auto")["0.weight"]
+    rows, reasons = [], []
+    for name, modules, functions, auto, recommend, reason, theory in _catalogue():
         gain = attempt(lambda: initlab.calculate_gain(name))
         mgain = attempt(lambda: initlab.moment_gain(name))
-        crit = attempt(lambda: critical_sigma_w(name) ** 2)
-        rows.append([_lit(name), f"``nn.{cls.__name__}``", _lit(auto.activation), _lit(auto.scheme),
-                     _lit(scheme_for(name)), _lit(f"{gain:.6g}") if gain is not None else "—",
-                     _lit(f"{mgain:.6g}") if mgain is not None else "—",
-                     _lit(f"{crit:.6g}") if crit is not None else "—"])
+        crit = attempt(lambda: critical_sigma_w(name) ** 2) if theory else None
+        spelled = "\n\n".join(_lit(m) for m in modules + functions)
+        rows.append([f"**{name}**" + (f"\n\n{spelled}" if spelled else ""), _lit(auto or "—"),
+                     _lit(recommend or "—") + (f" [{len(reasons) + 1}]" if reason else ""),
+                     _lit(f"{gain:.5g}") if gain is not None else "—",
+                     _lit(f"{mgain:.5g}") if mgain is not None else "—",
+                     _lit(f"{crit:.5g}") if crit is not None else "—"])
+        if reason:
+            reasons.append(f"[{len(reasons) + 1}] {_prose(reason)}")
     return "\n".join([
         _title("Activations"),
-        "Every elementwise activation initlab recognises, one row each, computed by the library when this page was "
-        "built. *auto* is the scheme ``initialize(model, \"auto\")`` gives a ``Linear`` layer followed by the "
-        "activation (the activation column is what it found); *doctor's fix* is what ``diagnose`` recommends for "
-        "it (``lsuv`` where no closed-form rule applies); the table gain is ``initlab.calculate_gain`` (PyTorch's "
-        "table, where it has the activation); the moment gain is ``initlab.moment_gain``, 1/√E[φ(z)²] for "
-        "z ~ N(0, 1); σ_w² critical is the edge of chaos at σ_b = 0 (``initlab.theory.critical_sigma_w``; "
-        "χ₁ = 1).\n",
-        _list_table(["name", "module", "auto finds", "auto", "doctor's fix", "table gain", "moment gain",
-                     "σ_w² critical"], rows),
+        "Every elementwise activation initlab recognises, one row each, read from initlab's activation catalogue "
+        "and computed by the library when this page was built. *auto* is the scheme "
+        "``initialize(model, \"auto\")`` gives a layer the activation follows; *findings' fix* is what "
+        "``initlab.diagnose`` recommends for it (``lsuv`` where no closed-form rule keeps the variance); the table "
+        "gain is ``initlab.calculate_gain`` (PyTorch's table, where it has the activation); the moment gain is "
+        "``initlab.moment_gain``, 1/√E[φ(z)²] for z ~ N(0, 1); σ_w² critical is the edge of chaos at σ_b = 0 "
+        "(``initlab.theory.critical_sigma_w``, where χ₁ = 1).\n",
+        _list_table(["activation", "auto", "findings' fix", "table gain", "moment gain", "σ_w² critical"], rows),
+        *(["Where the two schemes differ:\n", *[f"- {r}" for r in reasons], ""] if reasons else []),
     ])
 
 
@@ -411,14 +446,16 @@ def _prose(text: str) -> str:
 
 
 def claims_page() -> str:
-    from initlab.experiments.presets import PRESETS
+    from initlab.experiments.presets import PRESETS, PresetResult
 
     parts = [_title("Claims"),
              "Every claim ``initlab demo`` reproduces, generated from the presets when this page was built: the "
              "claim, its setting and criteria (from the preset's own description), its budgets, and the command "
              "that reproduces it. See :doc:`/guides/experiments` for how to read a verdict.\n",
              _title("How a verdict is decided", "-"),
-             ".. autoclass:: initlab.experiments.presets.PresetResult\n   :no-index:\n   :no-members:\n"]
+             "From the description of :class:`~initlab.experiments.presets.PresetResult`, which every claim "
+             "returns:\n",
+             _prose(_doc(PresetResult)) + "\n"]
     for name, p in PRESETS.items():
         budgets = p.budgets
         keys = list(dict.fromkeys(k for b in budgets.values() for k in b))

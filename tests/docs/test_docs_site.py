@@ -89,16 +89,27 @@ def test_api_reference_documents_the_public_names(site):
     assert initlab.__version__ in (site / "index.html").read_text()
 
 
-def test_activation_table_has_a_row_per_catalogue_entry(site):
-    from initlab.model.activations import ACTIVATION_MODULES
+def _activation_names() -> list[str]:
+    try:
+        from initlab.activations import CATALOGUE
+    except ImportError:
+        from initlab.model.activations import ACTIVATION_MODULES
 
+        return [name for _, name in ACTIVATION_MODULES]
+    return [r.name for r in CATALOGUE]
+
+
+def test_activation_table_has_a_row_per_catalogue_entry(site):
     text = (site / "_generated" / "activations.html").read_text()
     rows = re.findall(r"<tr class=\"row-(?:odd|even)\">(.*?)</tr>", text, re.S)
-    assert len(rows) == len(ACTIVATION_MODULES) + 1  # + the header row
-    for cls, name in ACTIVATION_MODULES:
-        assert f"nn.{cls.__name__}" in text
-    relu = next(r for r in rows if ">relu<" in r)
-    assert "he_normal" in relu and "1.41421" in relu and ">2<" in relu  # gain √2, edge of chaos σ_w² = 2
+    names = _activation_names()
+    assert len(rows) == len(names) + 1  # + the header row
+    for name in names:
+        assert f"<strong>{name}</strong>" in text, name
+    relu = next(r for r in rows if "<strong>relu</strong>" in r)
+    cells = [_text(c).strip() for c in re.findall(r"<td>(.*?)</td>", relu, re.S)]
+    # auto and the fix are He's; PyTorch's gain √2 = 1.4142; ReLU's edge of chaos is σ_w² = 2 (all derived here)
+    assert cells[1:] == ["he_normal", "he_normal", f"{2 ** 0.5:.5g}", f"{2 ** 0.5:.5g}", "2"], cells
 
 
 def test_claims_page_lists_every_preset(site):
