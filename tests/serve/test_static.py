@@ -35,8 +35,9 @@ def test_static_files_ship_with_the_package():
 
     root = Path(__file__).resolve().parents[2]
     data = tomllib.loads((root / "pyproject.toml").read_text())
-    patterns = data["tool"]["setuptools"]["package-data"]["initlab.serve"]
-    shipped = {p for pat in patterns for p in (root / "src" / "initlab" / "serve").glob(pat) if p.is_file()}
+    package = root / "src" / "initlab"
+    patterns = data["tool"]["setuptools"]["package-data"]["initlab"]
+    shipped = {p for pat in patterns for p in package.glob(pat) if p.is_file()}
     assert {p for p in STATIC.rglob("*") if p.is_file()} <= shipped
     extras = data["project"]["optional-dependencies"]
     assert any(d.startswith("uvicorn==") for d in extras["serve"]) and any(d.startswith("starlette==") for d in extras["serve"])
