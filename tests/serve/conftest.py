@@ -72,3 +72,17 @@ def wait_no_runs(timeout: float = 15.0) -> list[str]:
     while run_threads() and time.monotonic() < end:
         time.sleep(0.05)
     return run_threads()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(request):
+    """Tests compute their references with one torch thread, as the playground's workers train: small
+    networks on a busy machine run far slower on two (each parallel region waits for a descheduled
+    thread). A test parametrized by ``threads`` sets them itself."""
+    if "threads" in getattr(getattr(request.node, "callspec", None), "params", {}):
+        yield
+        return
+    from initlab._threads import torch_threads
+
+    with torch_threads(1):
+        yield

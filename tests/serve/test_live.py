@@ -172,6 +172,8 @@ def test_epochs_follow_the_trainer_order():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_losses_on_1_and_2_threads_in_a_worker_thread(threads):
+    """A session left at the caller's thread count, driven from another thread, gives the losses of the
+    default one-thread session; and the default restores the caller's count."""
     cfg = {"dataset": "digits", "depth": 3, "width": 64, "activation": "relu", "scheme": "he_normal", "seed": 2}
     ref = LiveSession(cfg)
     ref.train(5)
@@ -179,7 +181,7 @@ def test_same_losses_on_1_and_2_threads_in_a_worker_thread(threads):
 
     def work():
         torch.set_num_threads(threads)
-        s = LiveSession(cfg)
+        s = LiveSession(cfg, threads=None)  # the caller's thread count
         s.train(5)
         out["first"], out["last"] = s.first_loss, s.last_loss
         out["frame"] = s.summary()
@@ -190,6 +192,9 @@ def test_same_losses_on_1_and_2_threads_in_a_worker_thread(threads):
     assert out["first"] == ref.first_loss
     assert out["last"] == pytest.approx(ref.last_loss, rel=1e-6)
     assert out["frame"]["step"] == 5
+    before = torch.get_num_threads()
+    LiveSession(cfg, threads=2).train(1)
+    assert torch.get_num_threads() == before
 
 
 # ------------------------------------------------------------------------------------ measurements

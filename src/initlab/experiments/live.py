@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._threads import torch_threads
 from ..errors import InitlabError, check_choice, check_int, check_number, check_type, fail, suggest
 from .datasets import PLAYGROUND, load
 from .models import ACTIVATIONS as _MODEL_ACTIVATIONS
@@ -363,11 +364,19 @@ class LiveSession:
     ``probe_batch``: training examples measured per summary; ``bins``: histogram bins;
     ``neuron_layers``/``neuron_units``: the most layers and units per layer drawn as heatmaps
     (2-D sets; layers evenly spread over the depth); ``neuron_grid``: their resolution.
-    The session is not thread-safe: one thread drives it.
+    ``threads``: torch's intra-op threads while it builds, trains and measures (restored after
+    each call), 1 by default as the presets run — these networks are small, and one thread is
+    faster on a busy machine; None leaves the caller's setting. The session is not thread-safe:
+    one thread drives it.
     """
 
     def __init__(self, config: LiveConfig | Mapping[str, Any], *, probe_batch: int = PROBE_BATCH, bins: int = 30,
-                 neuron_layers: int = 8, neuron_units: int = 8, neuron_grid: int = 16):
+                 neuron_layers: int = 8, neuron_units: int = 8, neuron_grid: int = 16, threads: int | None = 1):
+        self.threads = None if threads is None else check_int("threads", threads, minimum=1, maximum=1024)
+        with torch_threads(self.threads):
+            self._setup(config, probe_batch, bins, neuron_layers, neuron_units, neuron_grid)
+
+    def _setup(self, config, probe_batch, bins, neuron_layers, neuron_units, neuron_grid) -> None:
         self.config = config.replace() if isinstance(config, LiveConfig) else LiveConfig.from_dict(config)
         self.probe_batch = check_int("probe_batch", probe_batch, minimum=2)
         self.bins = check_int("bins", bins, minimum=2, maximum=256)
@@ -406,6 +415,10 @@ class LiveSession:
         return how many were taken (fewer once the loss is non-finite: then ``diverged`` is set and
         the weights that produced it are kept, as the trainer does)."""
         n = check_int("n", n, minimum=0)
+        with torch_threads(self.threads):
+            return self._train(n)
+
+    def _train(self, n: int) -> int:
         model, opt, bs = self.model, self.optimizer, self.config.batch_size
         x, y, count = self.x_train, self.y_train, len(self.y_train)
         done = 0
@@ -467,6 +480,10 @@ class LiveSession:
     def summary(self) -> dict:
         """Measure the network now (see the module docstring); a JSON-ready dict, non-finite numbers
         as None."""
+        with torch_threads(self.threads):
+            return self._summary()
+
+    def _summary(self) -> dict:
         import initlab
 
         t0 = time.perf_counter()
