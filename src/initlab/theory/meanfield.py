@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..activations import find_row
 from ..errors import InitlabError, check_positive
 from ..schemes.gains import activation_fn
 from .quadrature import cut_rule, gauss_rule, inner_rule
@@ -61,8 +62,13 @@ _CHUNK = 4096  # rows of quadrature nodes evaluated per torch call
 # --------------------------------------------------------------------------- activations and checks
 
 
-_KINKS = {"relu6": (6.0,), "hardtanh": (-1.0, 1.0), "hardsigmoid": (-3.0, 3.0), "hardswish": (-3.0, 3.0)}
-"""Non-smooth points away from 0 of named activations (0 is always a panel edge of the rules)."""
+def _kinks(activation) -> tuple[float, ...]:
+    """Non-smooth points away from 0 of a named activation, from the catalogue (0 is always a panel
+    edge of the rules); none for a callable."""
+    if not isinstance(activation, str):
+        return ()
+    hit = find_row(activation)
+    return hit[0].kink_points(hit[1]) if hit is not None else ()
 
 
 class _Phi:
@@ -80,7 +86,7 @@ class _Phi:
         else:
             self.name = getattr(activation, "__name__", None) or type(activation).__name__
         if kinks is None:
-            kinks = _KINKS.get(activation.lower(), ()) if isinstance(activation, str) else ()
+            kinks = _kinks(activation)
         self.kinks = tuple(float(k) for k in kinks if k != 0)
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:

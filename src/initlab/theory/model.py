@@ -14,14 +14,15 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError
-from ..model.activations import ACTIVATION_MODULES
+from ..activations import CATALOGUE
+from ..model.activations import module_row
 from .meanfield import _Q_INF, _at_infinity, _nodes, _nonneg, _Phi
 
 __all__ = ["predict_model", "ELEMENTWISE", "SKIPPED"]
 
-ELEMENTWISE = (*(cls for cls, name in ACTIVATION_MODULES if name != "rrelu"),  # RReLU draws its slopes
-               nn.LogSigmoid, nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold)
-"""Activation modules :func:`predict_model` understands: deterministic and elementwise."""
+ELEMENTWISE = tuple(cls for r in CATALOGUE if r.theory for cls in r.module_classes())
+"""Activation modules :func:`predict_model` understands: the catalogue's rows that theory supports
+(deterministic and elementwise; not RReLU, which draws its slopes)."""
 
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 SKIPPED = (nn.Identity, nn.Flatten, nn.Unflatten, *_DROPOUT, nn.AlphaDropout, nn.FeatureAlphaDropout)
@@ -43,16 +44,10 @@ def _as_function(name: str, m: nn.Module):
 
 
 def _kinks(m: nn.Module) -> tuple[float, ...]:
-    """Points where the activation module ``m`` has a kink (a panel edge for the quadrature)."""
-    if isinstance(m, nn.Hardtanh):  # ReLU6 included
-        return (float(m.min_val), float(m.max_val))
-    if isinstance(m, (nn.Hardsigmoid, nn.Hardswish)):
-        return (-3.0, 3.0)
-    if isinstance(m, (nn.Softshrink, nn.Hardshrink)):
-        return (-float(m.lambd), float(m.lambd))
-    if isinstance(m, nn.Threshold):
-        return (float(m.threshold),)
-    return ()
+    """Points where the activation module ``m`` has a kink (a panel edge for the quadrature), from
+    its catalogue row and the module's parameters."""
+    r = module_row(m)
+    return r.kink_points(r.module_params(m)) if r is not None else ()
 
 
 def _compose(functions):
