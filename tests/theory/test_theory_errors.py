@@ -72,7 +72,8 @@ def test_bad_grids():
 
 def test_no_edge_of_chaos():
     # a constant activation never reaches χ₁ = 1
-    with pytest.raises(InitlabError, match="χ₁ = 1 has no solution"):
+    with pytest.raises(InitlabError, match=r"sigma_b: got 0\.0; allowed: a sigma_b at which '<lambda>' has an edge "
+                                           r"of chaos: χ₁ = 1 at no fixed point"):
         critical_sigma_w(lambda x: torch.zeros_like(x) + 0.5)
 
 
