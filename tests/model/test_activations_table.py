@@ -280,7 +280,7 @@ def test_theory_cuts_the_quadrature_at_every_kink(r):
 def test_theory_refuses_what_it_does_not_support():
     unsupported = [r for r in DETECTED if not r.theory]
     assert [r.name for r in unsupported] == ["rrelu"]
-    with pytest.raises(initlab.InitlabError, match=r"module '1' \(RReLU\) is not supported"):
+    with pytest.raises(initlab.InitlabError, match=r"model: got module '1' \(RReLU\), which the mean-field chain prediction does not support"):
         predict_model(nn.Sequential(nn.Linear(4, 4), nn.RReLU(), nn.Linear(4, 2)))
 
 

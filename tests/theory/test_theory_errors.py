@@ -43,7 +43,7 @@ def test_unknown_activation_suggests_the_nearest():
 
 
 def test_non_elementwise_callable():
-    with pytest.raises(InitlabError, match="must map a float64 tensor .* elementwise"):
+    with pytest.raises(InitlabError, match=r"activation: got '<lambda>', which maps a float64 tensor .*; allowed: an elementwise callable"):
         variance_map(1.0, lambda x: x.sum(), 1.0)
 
 

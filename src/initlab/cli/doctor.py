@@ -42,28 +42,31 @@ def load_factory(spec: str):
     try:
         mod_spec.loader.exec_module(module)
     except SystemExit as exc:
-        raise InitlabError(f"MODEL: running {str(path)!r} called sys.exit({exc.code!r}) at import; allowed: a file "
+        raise InitlabError(f"MODEL: got {str(path)!r}, which called sys.exit({exc.code!r}) when run; allowed: a file "
                            "that defines the factory without exiting (guard script code with "
                            "`if __name__ == \"__main__\":`)") from None
     except Exception as exc:
-        raise InitlabError(f"MODEL: running {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
+        raise InitlabError(f"MODEL: got {str(path)!r}, which raised {type(exc).__name__}: {exc} when run; allowed: "
+                           "a file that runs without error") from exc
     names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
              and getattr(v, "__module__", None) == module.__name__]
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         what = "has no" if factory is None else "has a non-callable"
-        raise InitlabError(f"MODEL: {str(path)!r} {what} {attr!r}; allowed: a function or class defined there: "
+        raise InitlabError(f"MODEL: got {spec!r}, but {str(path)!r} {what} {attr!r}; allowed: a function or class "
+                           "defined there: "
                            f"{', '.join(names) or '(none)'}{suggest(attr, names)}")
     try:
         model = factory()
     except SystemExit as exc:
-        raise InitlabError(f"MODEL: {attr}() in {str(path)!r} called sys.exit({exc.code!r}); allowed: a factory "
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() called sys.exit({exc.code!r}); allowed: a factory "
                            "that returns a torch.nn.Module") from None
     except Exception as exc:
-        raise InitlabError(f"MODEL: {attr}() in {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() raised {type(exc).__name__}: {exc}; allowed: a "
+                           "factory that returns a torch.nn.Module") from exc
     if not isinstance(model, nn.Module):
-        raise InitlabError(f"MODEL: {attr}() in {str(path)!r} returned {type(model).__name__}; allowed: a "
-                           "torch.nn.Module")
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() returned {type(model).__name__}; allowed: a "
+                           "factory that returns a torch.nn.Module")
     return model
 
 
@@ -223,6 +226,27 @@ def _print_text(console, result, info: dict, all_layers: bool) -> None:
         console.print(weight_table(before, result.after))
 
 
+def _write_atomic(path: Path, data: bytes, what: str) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``: a failure leaves
+    neither a truncated file nor the temporary one."""
+    import os
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a writable file path ({exc.strerror or exc})") \
+            from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _check_writable(path: Path, what: str) -> None:
     parent = path.parent if path.parent != Path("") else Path(".")
     if path.exists() and path.is_dir():
@@ -251,7 +275,7 @@ def _check_writable(path: Path, what: str) -> None:
                    "layer (Mishkin & Matas 2015). Each finding is then marked removed or not.")
 @click.option("--all-layers", is_flag=True, help="Show every module and functional activation, not only the "
                                                  "weight layers.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Write the measured depth profile (std of each weight layer's output and gradient, theory "
                    "dashed) as a PNG to this path.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
@@ -302,7 +326,7 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
         if plot_path is not None:
             from ..report.diagnosis import profile_png
 
-            Path(plot_path).write_bytes(profile_png(result, model))
+            _write_atomic(Path(plot_path), profile_png(result, model), "--plot")
             written.append(f"plot: {Path(plot_path).resolve()}")
         report_path = None
         if report_dir is not None:
@@ -315,13 +339,14 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
             if fix:
                 parts.append(f"--fix {fix}")
             command = " ".join(parts + [f"--report {shlex.quote(str(report_dir))}"])
-            report_path = render_diagnosis(result, report_dir, info={**info, "command": command})
+            try:
+                report_path = render_diagnosis(result, report_dir, info={**info, "command": command})
+            except OSError as exc:
+                raise InitlabError(f"--report: got {str(report_dir)!r}; allowed: a writable folder "
+                                   f"({exc.strerror or exc})") from None
             written.append(f"report: {report_path.resolve()}")
     except InitlabError as exc:
         raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        where = getattr(exc, "filename", None)
-        raise click.ClickException(f"{where or 'output'}: {exc.strerror or exc}") from None
 
     if as_json:
         out = {**info, **result.to_dict()}

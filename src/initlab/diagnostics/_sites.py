@@ -186,17 +186,16 @@ def check_layer_input(name: str, m: nn.Module, args: tuple, model_input_shape: t
     if not isinstance(x, Tensor):
         return
     got = tuple(x.shape)
-    where = f"inputs: layer {name!r} ({type(m).__name__})"
-    tail = f"; got a tensor of shape {got} there (the batch given has shape {model_input_shape})"
+    head = (f"inputs: got a tensor of shape {got}, dtype {x.dtype} at layer {name!r} ({type(m).__name__}) from a "
+            f"batch of shape {model_input_shape}; allowed: ")
     if isinstance(m, nn.Linear):
         if x.dim() == 0 or x.shape[-1] != m.in_features:
-            raise InitlabError(f"{where} expects a last dimension of {m.in_features} (its in_features){tail}")
+            raise InitlabError(f"{head}a last dimension of {m.in_features} there (its in_features)")
     elif isinstance(m, nn.modules.conv._ConvNd):
         d = len(m.kernel_size)
         if x.dim() not in (d + 1, d + 2) or x.shape[-(d + 1)] != m.in_channels:
-            spatial = ", ".join(["L", "H, W", "D, H, W"][d - 1].split(", "))
-            raise InitlabError(f"{where} expects (N, {m.in_channels}, {spatial}) with {m.in_channels} input "
-                               f"channels{tail}")
+            spatial = ["L", "H, W", "D, H, W"][d - 1]
+            raise InitlabError(f"{head}(N, {m.in_channels}, {spatial}) there, {m.in_channels} input channels")
     elif isinstance(m, nn.Embedding):
         if x.is_floating_point() or x.is_complex():
-            raise InitlabError(f"{where} expects integer indices{tail} and dtype {x.dtype}")
+            raise InitlabError(f"{head}integer indices there")

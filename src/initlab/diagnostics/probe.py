@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import InitlabError
+from ..errors import InitlabError, check_bool, check_number, check_type, fail
 from ._sites import (FUNCTIONAL, NORM_FUNCTIONS, ActSpec, check_layer_input, feature_dim, is_normalization,
                      is_weight_layer, layer_fans, module_activation, unit_weights, weight_of)
 from ._rows import RowsByLayer
@@ -373,8 +373,7 @@ class _FunctionalMode(TorchFunctionMode):
 
 # -- argument checks ----------------------------------------------------------------------------
 def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     if next(model.parameters(), None) is None:
         raise InitlabError(f"model: got a {type(model).__name__} with no parameters; allowed: a module with at "
                            "least one parameter (a probe measures the layers that carry weights)")
@@ -408,9 +407,8 @@ def _loss(out, targets: Tensor | None, loss_fn: Callable | None) -> tuple[Tensor
     if loss_fn is not None:
         loss = loss_fn(out) if targets is None else loss_fn(out, targets)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
-            raise InitlabError(f"loss_fn: returned {type(loss).__name__}"
-                               f"{' of shape ' + str(tuple(loss.shape)) if isinstance(loss, Tensor) else ''}; "
-                               "allowed: a scalar tensor")
+            got = f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+            raise InitlabError(f"loss_fn: got {got} back from it; allowed: a callable returning a scalar tensor")
         return loss.reshape(()), getattr(loss_fn, "__name__", type(loss_fn).__name__)
     y = _first_tensor(out)
     if y is None or not y.is_floating_point():
@@ -508,6 +506,10 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
     _check_model(model)
     args = _check_inputs(inputs)
     targets = _check_targets(targets, args[0].shape[0])
+    if loss_fn is not None and not callable(loss_fn):
+        raise fail("loss_fn", loss_fn, "None or a callable loss_fn(output) / loss_fn(output, targets)")
+    symmetry_rtol = check_number("symmetry_rtol", symmetry_rtol, minimum=0.0, maximum=1.0)
+    theory = check_bool("theory", theory)
     state = ModelState(model)
     rec = _Recorder(tuple(args[0].shape), symmetry_rtol)
     try:

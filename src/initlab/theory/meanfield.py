@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ..activations import find_row
-from ..errors import InitlabError, check_positive, fail
+from ..errors import InitlabError, check_int, check_number, check_positive, fail
 from ..schemes.gains import activation_fn
 from .quadrature import cut_rule, gauss_rule, inner_rule
 
@@ -93,8 +93,9 @@ class _Phi:
         y = self.fn(x)
         if not isinstance(y, torch.Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise InitlabError(f"activation: {self.name!r} must map a float64 tensor of shape {tuple(x.shape)} "
-                               f"elementwise to a tensor of the same shape; got {got}")
+            raise InitlabError(f"activation: got {self.name!r}, which maps a float64 tensor of shape "
+                               f"{tuple(x.shape)} to {got}; allowed: an elementwise callable (a tensor of the same "
+                               "shape out)")
         return y.to(torch.float64)
 
     def value(self, x: np.ndarray) -> np.ndarray:
@@ -113,11 +114,7 @@ class _Phi:
 
 
 def _number(arg: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a finite number")
-    if not math.isfinite(float(value)):
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a finite number")
-    return float(value)
+    return check_number(arg, float(value) if isinstance(value, np.floating) else value)
 
 
 def _nonneg(arg: str, value) -> float:
@@ -262,8 +259,8 @@ def _fixed_points(phi: _Phi, sw2: np.ndarray, sb2: np.ndarray, q0: float, tol: f
         nonlocal evals
         evals += 1
         if evals > max_iter:
-            raise InitlabError(f"max_iter: got {max_iter}; the fixed-point search needed more q-map evaluations "
-                               "(allowed: a larger max_iter)")
+            raise InitlabError(f"max_iter: got {max_iter}; allowed: a larger max_iter (the fixed-point search "
+                               "needed more q-map evaluations)")
         v = sw2[idx] * _second_moment(phi, q) + sb2[idx]
         return np.where(np.isfinite(v), v - q, np.inf)
 
@@ -335,9 +332,7 @@ def fixed_point(activation, sigma_w: float, sigma_b: float = 0.0, q0: float = 1.
 
 
 def _count(arg: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
+    return check_int(arg, value, minimum=minimum)
 
 
 # --------------------------------------------------------------------------- χ₁
@@ -423,8 +418,9 @@ def correlation_map(c, q: float, activation, sigma_w: float, sigma_b: float = 0.
         raise InitlabError(f"c: got {c!r}; allowed: correlations in [-1, 1]")
     q_next = sw2 * _second_moment(phi, np.array([q]))[0] + sb2
     if not q_next > 0:
-        raise InitlabError(f"q: got {q!r}; with sigma_w = {sigma_w!r}, sigma_b = {sigma_b!r} the next layer's "
-                           f"variance V(q) = {float(q_next)!r}, so correlations are undefined; allowed: V(q) > 0")
+        raise InitlabError(f"q: got {q!r}; allowed: a q with V(q) > 0 (with sigma_w = {sigma_w!r}, sigma_b = "
+                           f"{sigma_b!r} the next layer's variance V(q) = {float(q_next)!r}, so correlations are "
+                           "undefined)")
     out = np.array([_cmap(phi, float(ci), q, sw2, sb2, q_next) for ci in arr.reshape(-1)]).reshape(arr.shape)
     return float(out) if out.ndim == 0 else out
 

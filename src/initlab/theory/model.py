@@ -34,8 +34,8 @@ def _as_function(name: str, m: nn.Module):
     if isinstance(m, nn.PReLU):
         w = m.weight.detach()
         if w.numel() != 1:
-            raise InitlabError(f"model: module {name!r} (PReLU with {w.numel()} slopes) has a different activation "
-                               "per unit; allowed: PReLU with num_parameters=1")
+            raise InitlabError(f"model: got module {name!r} (PReLU with {w.numel()} slopes, a different activation "
+                               "per unit); allowed: PReLU with num_parameters=1")
         slope = float(w.to(torch.float64).reshape(()))
         return lambda x: torch.nn.functional.leaky_relu(x, slope)
     forward = type(m).forward
@@ -153,14 +153,14 @@ def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
         block = blocks[-1]
         if isinstance(m, nn.Linear):
             if isinstance(m.weight, nn.parameter.UninitializedParameter):
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is not initialized yet; "
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}), not initialized yet; "
                                    "allowed: materialized layers (run one forward pass first)")
             linears.append((name, m))
             blocks.append(_Block())
         elif isinstance(m, ELEMENTWISE):
             if block.dropout_scale != 1.0:
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) follows a dropout module in training "
-                                   "mode; allowed: dropout after the activations of a block, or model.eval()")
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) after a dropout module in "
+                                   "training mode; allowed: dropout after the activations of a block, or model.eval()")
             if not block.functions:
                 block.kinks = _kinks(m)
             block.functions.append(_as_function(name, m))
@@ -168,19 +168,19 @@ def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
         elif isinstance(m, _DROPOUT):
             if m.training and m.p > 0:
                 if m.p >= 1:
-                    raise InitlabError(f"model: module {name!r} ({type(m).__name__}) has p={m.p}; "
+                    raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) with p={m.p}; "
                                        "allowed: p < 1 (or eval mode)")
                 block.dropout_scale /= 1.0 - m.p
         elif isinstance(m, (nn.AlphaDropout, nn.FeatureAlphaDropout)):
             if m.training and m.p > 0:
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is in training mode; "
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) in training mode; "
                                    "allowed: alpha dropout in eval mode (call model.eval())")
         elif isinstance(m, SKIPPED):
             continue
         else:
             allowed = "nn.Linear, " + ", ".join(c.__name__ for c in ELEMENTWISE + SKIPPED)
-            raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is not supported by the mean-field "
-                               f"chain prediction; allowed: {allowed}")
+            raise InitlabError(f"model: got module {name!r} ({type(m).__name__}), which the mean-field chain "
+                               f"prediction does not support; allowed: {allowed}")
     if not linears:
         raise InitlabError(f"model: got a {type(model).__name__} without nn.Linear layers; "
                            "allowed: a chain with at least one nn.Linear")
