@@ -207,6 +207,10 @@ def _order_activations(model: nn.Module) -> dict[str, Activation]:
                 act = _from_row(r, r.defaults(), "module attribute") if r is not None else None
             if act is not None:
                 found[f"{name}.linear1" if name else "linear1"] = act
+            # what torch.nn's forward does after linear2: dropout and the residual sum, no activation
+            found[f"{name}.linear2" if name else "linear2"] = Activation(None, 0.0, "module structure")
+        if isinstance(m, nn.MultiheadAttention):  # out_proj's output is the attention's output
+            found[f"{name}.out_proj" if name else "out_proj"] = Activation(None, 0.0, "module structure")
     return found
 
 
