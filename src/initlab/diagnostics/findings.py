@@ -28,7 +28,7 @@ recommends for the activation that follows it — He (``he_normal``) for the ReL
 the catalogue says why no scheme fits (GELU, SiLU, ELU …). A fix never prescribes what a layer
 already has: layers whose weights already have the recommended scheme's std (and whose biases
 are negligible) are left out, and when that leaves nothing, the fix is ``"lsuv"``, which measures
-instead (``Finding.fix_reason`` says so).
+instead (``Finding.fix_reason`` says so). Embedding tables are left out too: no fan-in rule applies.
 """
 
 from __future__ import annotations
@@ -240,11 +240,13 @@ class _View:
             out.append((w, g))
         return out[::-1]
 
-    def fix(self, rows) -> tuple[dict | str, str]:
+    def fix(self, rows) -> tuple[dict | str | None, str]:
         """The fix for these weight layers, and why it is not the plain rule when it is not (see the
         module docstring)."""
         fix, kept = {}, []
         for r in rows:
+            if r["kind"] == "Embedding":  # a lookup table, not a sum over fan_in inputs: the rules do not apply
+                continue
             scheme = scheme_for(r["activation"])
             if scheme == "lsuv":
                 hit = find_row(r["activation"] or "linear")
@@ -254,8 +256,10 @@ class _View:
                 kept.append(scheme)
             else:
                 fix[r["layer"]] = scheme
-        if fix or not kept:
+        if fix:
             return fix, ""
+        if not kept:
+            return None, "no fan-in rule applies to these layers (embedding tables only)"
         schemes = ", ".join(sorted(set(kept)))
         return "lsuv", (f"{schemes} is already in use at every layer concerned, so re-drawing it changes nothing; "
                         "LSUV (Mishkin & Matas 2015) measures each layer's output instead")

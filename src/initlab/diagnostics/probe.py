@@ -496,8 +496,23 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
       its square relative to the last weight layer's;
     * ``weight_norm``, ``weight_grad_norm`` (of ``weight``, or of all the module's own parameters
       when it has no ``weight``) and their ratio ``grad_weight_ratio``;
+    * ``paired``: for a weight row the index of the row of the activation that follows it, for that
+      activation row the weight row's index (NaN otherwise) — the pairing, made once here and read
+      by :meth:`LayerRecords.pairs`, :func:`~initlab.diagnose`, the doctor's table and the report;
+    * weight rows only: ``input_grad_std`` (std of the loss gradient with respect to the layer's
+      input), ``fan_in``, ``fan_out`` (as initialization counts them), ``weight_std`` (root mean
+      square of the weight), ``bias_rms`` (of the bias; 0 without one) and ``after_norm`` (1 when a
+      normalization — module or function — ran since the previous weight layer's output);
     * ``pred_preact_var``, ``pred_out_var``, ``pred_grad_var``: mean-field predictions for the
       weight layers of a supported chain (NaN otherwise), from the measured ``input_ms``.
+
+    ``symmetry_rtol`` is a number in [0, 1]; ``theory=False`` skips the predictions.
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 2))
+    >>> rec = probe(net, torch.randn(16, 4))
+    >>> [(w["layer"], a["layer"] if a else None, w["fan_in"], w["after_norm"]) for w, a in rec.pairs()]
+    [('0', '2', 4, 0), ('3', None, 8, 1)]
 
     Nothing is lost: parameters, ``.grad``, ``requires_grad``, modes, hooks, buffers (BatchNorm
     running statistics) and torch's random state are as before, also when forward or backward
