@@ -149,6 +149,7 @@ def test_all_layers_lists_every_module():
     assert sum(" activation " in line for line in res.output.splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_plot_writes_the_measured_profile(tmp_path, monkeypatch):
     import initlab.report.figures as figures
 
