@@ -75,7 +75,8 @@ class ActivationRow:
     ``modules``, ``functions``: names under ``torch.nn`` / ``F.`` (``torch.nn.functional``) /
     ``torch.`` resolved on first use; ``methods``: ``torch.Tensor`` method names. ``fn``: the
     reference callable, by name (``"F.gelu"``) or written here, called as ``fn(x, **params)``; its
-    float64 autograd derivative is what theory integrates; ``fixed``: parameters ``fn`` always gets. ``aliases``: other names, each with the parameters it implies.
+    float64 autograd derivative is what theory integrates. ``aliases``: other names, each with the
+    parameters it implies.
     ``gain``: ``torch.nn.init.calculate_gain``'s value (``None`` where PyTorch has no entry; the
     leaky family's depends on the slope, see :func:`initlab.calculate_gain`). ``kinks``: points
     ≠ 0 where φ or φ′ is not smooth (floats or parameter names, ``"-lambd"`` for the negative).
@@ -93,7 +94,6 @@ class ActivationRow:
     functions: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
-    fixed: tuple[tuple[str, Any], ...] = ()
     aliases: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     gain: float | None = None
     kinks: tuple[float | str, ...] = ()
@@ -170,7 +170,7 @@ class ActivationRow:
         return values
 
     def callable(self, **params) -> Callable:
-        """``φ`` as a torch callable with these parameters (defaults and :attr:`fixed` filled in)."""
+        """``φ`` as a torch callable with these parameters (the rest at their defaults)."""
         return activation_callable(self.name, params)
 
 
@@ -315,7 +315,7 @@ def _identity(x, **_):
 def activation_callable(name: str, params: dict | None = None) -> Callable:
     """``φ(x)`` for the activation ``name`` (or alias) with ``params`` (the rest at their defaults)."""
     r, implied = _by_name()[str(name).lower()]
-    values = {**r.defaults(), **implied, **dict(r.fixed), **(params or {})}
+    values = {**r.defaults(), **implied, **(params or {})}
     missing = [p.name for p in r.params if p.name not in values]
     if missing:
         from .errors import fail
