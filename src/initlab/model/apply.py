@@ -137,8 +137,10 @@ def execute(model: nn.Module, the_plan: InitPlan, *, seed: int | None = None, ge
     (or torch's global one). Rows that copy another parameter and zeroed padding rows are written after
     the draws. ``protect``: a parameter written before the last step that may fail is copied first,
     and every copy is put back (and the generators' states too) if anything raises."""
+    from ..distributed import check_model as check_sharded
     from ..schemes.engine import batched
 
+    check_sharded(model, seed)  # DTensor parameters: a seed and placements initlab can split, before any write
     params = dict(model.named_parameters())
     steps = the_plan.write_steps()
     if seed is not None:  # order does not change what a keyed stream draws
