@@ -5,7 +5,7 @@ Also imported by the tests for the model and the single-process reference (no to
 Cases: every parameter placed with Shard(0), Shard(1) (Shard(0) for vectors) or Replicate() on a 1-D
 mesh; a 2-D mesh (Shard(0), Shard(1)) when the world size is 4; FSDP2's ``fully_shard``; each both
 by ``initialize`` on a built model and by ``materialize`` of a meta model; and refused placements
-(Partial, hand-made uneven shards), which must leave the model unchanged.
+(Partial, hand-made uneven shards, no seed, an LSTM's gated weights), which must leave the model unchanged.
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ def main() -> None:
 
     # refused placements: one line, nothing written
     refused = {}
-    for kind in ("partial", "uneven", "no-seed"):
-        model = _distribute(Net(), mesh, "shard0")
+    for kind in ("partial", "uneven", "no-seed", "gated"):
+        model = _distribute(nn.Sequential(nn.LSTM(8, 8)) if kind == "gated" else Net(), mesh, "shard0")
         if kind == "partial":
             p = model.head.weight
             model.head.weight = nn.Parameter(DTensor.from_local(p.to_local(), mesh, [Partial()], run_check=False))

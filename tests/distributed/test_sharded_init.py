@@ -59,6 +59,8 @@ def _check(results: dict, references: dict, expected_cases: int) -> None:
     assert refused["uneven"]["message"].startswith("parameter 'head.bias' local shape: got (")
     assert "uneven shards laid out by hand are not supported" in refused["uneven"]["message"]
     assert refused["no-seed"]["message"].startswith("seed: got None; allowed: an integer seed")
+    assert refused["gated"]["message"].startswith("parameter '0.weight_ih_l0': got 'a sharded (DTensor) weight "
+                                                  "filled in per-gate blocks'")
     for kind, r in refused.items():
         assert "\n" not in r["message"] and r["unchanged"], kind
 
@@ -91,6 +93,6 @@ def test_one_rank_in_this_process(references, monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # with one rank every shard is the whole tensor: nothing is refused for its shape
     results = out["results"]
-    assert results["refused"]["partial"]["unchanged"] and results["refused"]["no-seed"]["unchanged"]
+    assert all(results["refused"][k]["unchanged"] for k in ("partial", "no-seed", "gated"))
     cases = {k: v for k, v in results.items() if k != "refused"}
     assert len(cases) == 4 * 2 and all(v == references["fp32"] for v in cases.values())

@@ -27,7 +27,8 @@ Dirac are written directly.
 Refused, before anything is written (one line): a sharded parameter without ``seed=`` (a generator's
 sequential draws cannot be split), ``Partial`` placements, strided shards (``_StridedShard``, from
 composing FSDP2 with tensor parallelism), placements of one's own, and a local tensor whose shape is
-not the ``torch.chunk`` split of its placements (uneven shards laid out by hand).
+not the ``torch.chunk`` split of its placements (uneven shards laid out by hand; each rank checks its
+own), and a recurrent layer's gated weights (filled block by block, per gate).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 
 from ..errors import fail
 
-__all__ = ["is_dtensor", "shard_box", "check_model", "fill_dtensor_"]
+__all__ = ["is_dtensor", "shard_box", "check_model", "check_steps", "fill_dtensor_"]
 
 
 def is_dtensor(tensor: Any) -> bool:
@@ -89,6 +90,15 @@ def check_model(model, seed) -> None:
             raise fail("seed", None, f"an integer seed: {name!r} is sharded (DTensor), and only seeded streams give "
                        "every rank the values one process would draw")
         shard_box(p, f"parameter {name!r}")
+
+
+def check_steps(steps, params) -> None:
+    """Raise before any write if a plan step fills a sharded parameter in per-gate blocks (a recurrent
+    layer's stacked gates): its blocks would be DTensor slices, not this rank's shard."""
+    for s in steps:
+        if getattr(s, "chunks", 1) > 1 and is_dtensor(params.get(s.name)):
+            raise fail(f"parameter {s.name!r}", "a sharded (DTensor) weight filled in per-gate blocks",
+                       "an unsharded recurrent layer (initlab fills gated weights block by block)")
 
 
 def fill_dtensor_(tensor, dist, *, generator=None, seed: int | None = None, key: str = ""):
