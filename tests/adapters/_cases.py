@@ -26,6 +26,18 @@ _REGISTRY: dict[str, list[tuple[str, object]]] = {b: [] for b in BACKENDS}
 _RESULTS: dict[str, dict] = {}
 
 
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+try:
+    import pytest
+
+    needs_keras = pytest.mark.skipif(not _has("keras"), reason="initlab[keras] is not installed (keras)")
+except ImportError:  # pragma: no cover - the subprocess always has pytest
+    needs_keras = None
+
+
 def case(*backends: str):
     """Register the decorated function as a check to run under each Keras backend named."""
     def mark(fn):
@@ -52,7 +64,8 @@ def make_tests(namespace: dict) -> None:
             assert result[_key] is None, f"{_key} failed under the {backend} backend:\n{result[_key]}"
 
         marks = getattr(fn, "pytestmark", [])
-        test = pytest.mark.parametrize("backend", backends)(test)
+        test = pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.skipif(
+            b == "jax" and not _has("jax"), reason="initlab[jax] is not installed")) for b in backends])(test)
         for m in marks:
             test = m(test)
         test.__name__ = f"test_{name}"

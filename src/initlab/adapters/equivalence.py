@@ -152,6 +152,9 @@ def _translate(table, spelling: str, kwargs: dict, framework: str):
     return registry.create(scheme, **params)
 
 
+_KERAS_ARGS = ("value", "mean", "stddev", "minval", "maxval", "scale", "mode", "distribution", "gain")
+
+
 def from_keras(initializer):
     """initlab's scheme for a Keras built-in initializer (an instance, or its serialized config):
     the same law, named. ``input_axes``/``output_axes`` and seeds are not carried over.
@@ -163,6 +166,8 @@ def from_keras(initializer):
         spelling, cfg = initializer.get("class_name"), dict(initializer.get("config") or {})
     else:
         spelling, cfg = type(initializer).__name__, dict(initializer.get_config())
+        # Keras 3.15's Identity.get_config() drops ``gain``: read the instance's own attributes
+        cfg.update({k: getattr(initializer, k) for k in _KERAS_ARGS if k in vars(initializer)})
     if spelling not in {e.spelling for e in KERAS}:
         raise InitlabError(f"initializer: got {spelling!r}; allowed: a Keras built-in "
                            f"({', '.join(sorted({e.spelling for e in KERAS}))})")
