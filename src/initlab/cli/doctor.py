@@ -49,9 +49,10 @@ def load_factory(spec: str):
         model = factory()
     except Exception as exc:
         raise InitlabError(f"MODEL: {attr}() in {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(model, nn.Module):
+    from ..adapters import is_keras_model  # a Keras 3 model (any backend) is diagnosed by initlab.adapters
+    if not isinstance(model, nn.Module) and not is_keras_model(model):
         raise InitlabError(f"MODEL: {attr}() in {str(path)!r} returned {type(model).__name__}; allowed: a "
-                           "torch.nn.Module")
+                           "torch.nn.Module or a Keras 3 model")
     return model
 
 

@@ -232,6 +232,9 @@ def plan(model: nn.Module, scheme: Any = "auto", bias: Any = "zeros", rules: Map
     keys are module types or fnmatch patterns over module or parameter names; the last matching
     rule wins; a value ``"keep"`` leaves the parameter untouched.
     """
+    from ..adapters import keras_model_adapter  # Keras models: planned by initlab.adapters.keras_model
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.plan(model, scheme, bias=bias, rules=rules)
     if not isinstance(model, nn.Module):
         raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
     if isinstance(scheme, Mapping) and not _is_config(scheme):
@@ -380,6 +383,10 @@ def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = "zeros", r
     """
     if seed is not None and generator is not None:
         raise InitlabError("give either generator= or seed=, not both")
+    from ..adapters import keras_model_adapter  # Keras models: initialized by initlab.adapters.keras_model
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.initialize(model, scheme, bias=bias, rules=rules, seed=seed, generator=generator,
+                                        dry_run=dry_run)
     the_plan = plan(model, scheme, bias=bias, rules=rules)
     if dry_run:
         return the_plan
