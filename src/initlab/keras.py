@@ -12,8 +12,11 @@ Importing this module imports Keras, so set ``KERAS_BACKEND`` first (``torch`` o
 
 from __future__ import annotations
 
+from .adapters.equivalence import from_keras
+from .adapters.keras_diag import lsuv, probe
 from .adapters.keras_init import Initializer, constructors, get
+from .adapters.keras_model import initialize, plan
 
 globals().update(constructors())
 
-__all__ = ["Initializer", "get", *constructors()]
+__all__ = ["Initializer", "get", "from_keras", "initialize", "plan", "probe", "lsuv", *constructors()]

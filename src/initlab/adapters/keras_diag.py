@@ -260,7 +260,7 @@ def _check(model, inputs):
                    "tuple of them")
     shape = tuple(x.shape)
     if not shape or shape[0] == 0:
-        raise fail("inputs", f"shape {shape}", "a batch with at least 1 sample, batch axis first")
+        raise InitlabError(f"inputs: got a batch of shape {shape}; allowed: at least 1 sample, batch axis first")
     try:
         expected = model.inputs
     except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
@@ -373,8 +373,8 @@ def lsuv(model, batch, tol: float = 0.1, max_iter: int = 10, seed: int | None = 
     batch = _as_backend(batch)
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     if int(first.shape[0]) < 2:
-        raise fail("batch", f"{int(first.shape[0])} sample", "at least 2 samples (LSUV estimates each layer's output "
-                   "variance from the batch)")
+        raise InitlabError(f"batch: got {int(first.shape[0])} sample; allowed: at least 2 samples (LSUV estimates each "
+                           "layer's output variance from the batch)")
     tol = check_positive("tol", tol)
     max_iter = check_int("max_iter", max_iter, minimum=1)
     if seed is not None:
@@ -384,8 +384,8 @@ def lsuv(model, batch, tol: float = 0.1, max_iter: int = 10, seed: int | None = 
                                                                                L.Conv1DTranspose, L.Conv2DTranspose,
                                                                                L.Conv3DTranspose))]
     if not targets:
-        raise fail("model", f"a {type(model).__name__} without Dense or Conv layers",
-                   "a model with at least one (LSUV rescales those layers)")
+        raise InitlabError(f"model: got a {type(model).__name__} without Dense or Conv layers; allowed: a model with "
+                           "at least one (LSUV rescales those layers)")
     state = KerasState(model)
     rows = []
     try:

@@ -265,9 +265,9 @@ def _check_model(model) -> None:
     if not isinstance(model, keras.Layer):
         raise fail("model", type(model).__name__, "a Keras model or layer")
     if not model.built or not model.weights:
-        raise fail("model", f"an unbuilt {type(model).__name__}" if not model.built else
-                   f"a {type(model).__name__} without weights",
-                   "a built Keras model with weights (give it keras.Input(...) or call it on a batch first)")
+        what = f"an unbuilt {type(model).__name__}" if not model.built else f"a {type(model).__name__} without weights"
+        raise InitlabError(f"model: got {what}; allowed: a built Keras model with weights (give it keras.Input(...) "
+                           "or call it on a batch first)")
 
 
 def plan(model, scheme: Any = "auto", bias: Any = "zeros", rules: Mapping | None = None, *,
