@@ -16,7 +16,8 @@ from .adapters.equivalence import from_keras
 from .adapters.keras_diag import lsuv, probe
 from .adapters.keras_init import Initializer, constructors, get
 from .adapters.keras_model import initialize, plan
+from .adapters.snippets import keras_lines
 
 globals().update(constructors())
 
-__all__ = ["Initializer", "get", "from_keras", "initialize", "plan", "probe", "lsuv", *constructors()]
+__all__ = ["Initializer", "get", "from_keras", "initialize", "plan", "probe", "lsuv", "keras_lines", *constructors()]

@@ -66,11 +66,26 @@ def make_tests(namespace: dict) -> None:
         marks = getattr(fn, "pytestmark", [])
         test = pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.skipif(
             b == "jax" and not _has("jax"), reason="initlab[jax] is not installed")) for b in backends])(test)
-        for m in marks:
-            test = m(test)
+        test.pytestmark = [*getattr(test, "pytestmark", []), *marks]
         test.__name__ = f"test_{name}"
         test.__doc__ = fn.__doc__
         namespace[f"test_{name}"] = test
+
+
+def expect_errors(cases, after=None) -> None:
+    """Each ``(fn, text)``: ``fn()`` raises an ``InitlabError`` of one line containing ``text``;
+    ``after(text)`` then runs (e.g. to check that nothing changed)."""
+    from initlab import InitlabError
+
+    for fn, match in cases:
+        try:
+            fn()
+        except InitlabError as exc:
+            assert "\n" not in str(exc) and match in str(exc), (match, str(exc))
+        else:
+            raise AssertionError(f"no error for {match!r}")
+        if after is not None:
+            after(match)
 
 
 def results(backend: str) -> dict:
