@@ -11,13 +11,49 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_choice, check_int, fail, require_extra
+from ..errors import InitlabError, check_choice, check_int, fail, require_extra
 from ..schemes import registry
 from ..schemes.initializers import CallableInitializer
 from ..schemes.spec import Initializer as _Scheme
 from ._layout import KINDS, resolve
 from ._sample import ENGINE_DTYPES, fresh_seed, inward_bounds, numpy_values
 
+_BACKENDS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "numpy": "numpy", "openvino": "openvino"}
+
+
+def _check_backend() -> None:
+    """Before Keras is first imported: the backend it will load (``KERAS_BACKEND``, else the
+    ``backend`` of ``$KERAS_HOME/keras.json`` or ``~/.keras/keras.json``, else Keras's default
+    ``tensorflow``) must be installed, or the error names it and the installed ones."""
+    import importlib.util
+    import json
+    import os
+    import sys
+
+    try:
+        if "keras" in sys.modules or importlib.util.find_spec("keras") is None:
+            return  # already chosen, or require_extra below names the missing extra
+    except (ImportError, ValueError):
+        return
+    name = os.environ.get("KERAS_BACKEND")
+    if not name:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        try:
+            with open(os.path.join(home, "keras.json")) as f:
+                name = json.load(f).get("backend")
+        except (OSError, ValueError):
+            name = None
+    name = name or "tensorflow"
+    installed = [b for b, m in _BACKENDS.items() if importlib.util.find_spec(m) is not None]
+    allowed = ", ".join(map(repr, installed))
+    if name not in _BACKENDS:
+        raise fail("KERAS_BACKEND", name, f"{allowed} (installed Keras backends; initlab tests torch and jax)")
+    if name not in installed:
+        raise InitlabError(f"KERAS_BACKEND: got {name!r}, whose package {_BACKENDS[name]!r} is not installed; "
+                           f"allowed: {allowed} (set KERAS_BACKEND before importing keras)")
+
+
+_check_backend()
 keras = require_extra("keras", "keras", feature="initlab.keras")
 
 __all__ = ["Initializer", "get", "constructors"]
