@@ -270,11 +270,11 @@ def _check_model(model) -> None:
                            "or call it on a batch first)")
 
 
-def plan(model, scheme: Any = "auto", bias: Any = "zeros", rules: Mapping | None = None, *,
+def plan(model, scheme: Any = "auto", bias: Any = None, rules: Mapping | None = None, *,
          gates: str = "per_gate") -> InitPlan:
     """Decide how every variable of a built Keras ``model`` is initialized; nothing changes.
 
-    ``scheme``, ``bias``, ``rules``: as :func:`initlab.plan` (rule keys are Keras layer classes or
+    ``scheme``, ``bias`` (``None``: zeros), ``rules``: as :func:`initlab.plan` (rule keys are Keras layer classes or
     patterns over layer names / variable paths). ``gates``: ``"per_gate"`` (fans per LSTM/GRU gate
     block, initlab's choice) or ``"whole"`` (fans over the whole kernel, as Keras takes them).
     """
@@ -285,7 +285,7 @@ def plan(model, scheme: Any = "auto", bias: Any = "zeros", rules: Mapping | None
         scheme = "auto"
     is_auto = isinstance(scheme, str) and scheme.lower() == "auto"
     base = None if is_auto else get(scheme)
-    bias_init = get(bias)
+    bias_init = Zeros() if bias is None else get(bias)
     layers = leaf_layers(model)
     variables = [v for layer in layers for v in layer.weights]
     rule_list = _normalize_rules(rules, layers, variables)
@@ -391,7 +391,7 @@ def apply(model, the_plan: InitPlan, *, seed: int | None = None) -> InitPlan:
     return the_plan
 
 
-def initialize(model, scheme: Any = "auto", *, bias: Any = "zeros", rules: Mapping | None = None,
+def initialize(model, scheme: Any = "auto", *, bias: Any = None, rules: Mapping | None = None,
                seed: int | None = None, generator=None, dry_run: bool = False, gates: str = "per_gate") -> InitPlan:
     """Initialize every variable of a built Keras ``model`` in place; return the plan (see :func:`plan`)."""
     if generator is not None:
