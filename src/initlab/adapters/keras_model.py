@@ -356,7 +356,8 @@ def _row(layer, var, role, hints, act, base, bias_init, rule_list, gates_mode) -
     fan_kwargs = {**hints, "gates": n_gates, "forget": forget}
     shown = act.label() if role == "kernel" and not isinstance(layer, _layers().RNN) else "-"
     return PlanRow(var.path, layer.name, kind, shape, fan_in, fan_out, shown,
-                   _KEEP if init is None else init.name, std, reason, init, n_gates, fan_kwargs)
+                   _KEEP if init is None else init.name, std, reason, init, n_gates, fan_kwargs,
+                   found_by=act.found_by if shown != "-" else "")
 
 
 # -- apply -----------------------------------------------------------------------------------------
