@@ -140,3 +140,18 @@ def test_readme_equivalence_table_is_the_tested_table(framework, column, table):
         names = {re.match(r"'?([A-Za-z_]+)", t).group(1) for t in shown}
         assert e.spelling in names or set(e.strings) & names, \
             f"README: {e.call()} (= initlab {e.scheme}) is missing from the {framework} column"
+
+
+@pytest.mark.parametrize("framework, table", [("keras", KERAS), ("jax", JAX)])
+def test_the_documentation_table_agrees_with_the_parity_table(framework, table):
+    """``initlab.schemes.equivalents`` (the documentation's table) names, for each scheme, a Keras
+    and a JAX call: each must be one the parity tests check for that same scheme."""
+    from initlab.schemes.equivalents import EQUIVALENTS
+
+    for scheme, row in EQUIVALENTS.items():
+        call = getattr(row, framework)
+        if not call:
+            continue
+        name = re.match(r"(?:keras\.initializers\.|jax\.nn\.initializers\.)?([A-Za-z_]+)", call).group(1)
+        assert any(e.spelling == name and e.scheme == scheme for e in table), \
+            f"initlab.schemes.equivalents says {call} = {scheme}; the parity tests do not check that"
