@@ -366,7 +366,7 @@ def lsuv(model, batch, tol: float = 0.1, max_iter: int = 10, seed: int | None = 
     """LSUV (Mishkin & Matas 2015) for a Keras model, as :func:`initlab.lsuv`: orthonormal kernels
     and zero biases for every Dense/Conv layer (initlab's ``orthogonal`` through :func:`initlab.initialize`,
     so the fans and layouts are the plan's), then, in call order, each kernel divided by √Var of the
-    layer's pre-activation output until |Var − 1| < ``tol``. Only those kernels and biases change; on
+    layer's pre-activation output until ``abs(Var − 1) < tol``. Only those kernels and biases change; on
     an error every variable is restored."""
     keras = _keras()
     _check(model, batch)
