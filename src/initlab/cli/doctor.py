@@ -63,10 +63,11 @@ def load_factory(spec: str):
                            "that returns a torch.nn.Module") from None
     except Exception as exc:
         raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() raised {type(exc).__name__}: {exc}; allowed: a "
-                           "factory that returns a torch.nn.Module") from exc
-    if not isinstance(model, nn.Module):
+                           "factory that returns a torch.nn.Module or a Keras 3 model") from exc
+    from ..adapters import is_keras_model  # a Keras 3 model (any backend) is diagnosed by initlab.adapters
+    if not isinstance(model, nn.Module) and not is_keras_model(model):
         raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() returned {type(model).__name__}; allowed: a "
-                           "factory that returns a torch.nn.Module")
+                           "factory that returns a torch.nn.Module or a Keras 3 model")
     return model
 
 

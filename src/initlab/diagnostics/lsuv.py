@@ -131,6 +131,9 @@ def lsuv(model: nn.Module, batch, tol: float = 0.1, max_iter: int = 10, seed: in
     """
     from ..schemes import get
 
+    from ..adapters import keras_model_adapter  # Keras models: initlab.adapters.keras_diag
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.lsuv(model, batch, tol=tol, max_iter=max_iter, seed=seed)
     check_type("model", model, nn.Module, "a torch.nn.Module")
     layers = {name: m for name, m in model.named_modules() if isinstance(m, _LAYERS)}
     if not layers:

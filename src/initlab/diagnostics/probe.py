@@ -518,6 +518,9 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
     running statistics) and torch's random state are as before, also when forward or backward
     raises. Frozen parameters are measured too (``requires_grad`` is set on during the probe).
     """
+    from ..adapters import keras_model_adapter  # Keras models: probed by initlab.adapters.keras_diag
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.probe(model, inputs, targets, loss_fn, symmetry_rtol=symmetry_rtol, theory=theory)
     _check_model(model)
     args = _check_inputs(inputs)
     targets = _check_targets(targets, args[0].shape[0])

@@ -208,6 +208,10 @@ def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = None, rule
     """
     _check_randomness(seed, generator)
     check_bool("dry_run", dry_run)
+    from ..adapters import keras_model_adapter  # Keras models: initialized by initlab.adapters.keras_model
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.initialize(model, scheme, bias=bias, rules=rules, seed=seed, generator=generator,
+                                        dry_run=dry_run)
     the_plan = plan(model, scheme, bias=bias, rules=rules)
     warn_guessed(the_plan, "initialize")
     if dry_run:
