@@ -53,7 +53,7 @@ BAD = [
     ({"seed": -1}, "seed", "-1"),
     ({"seed": True}, "seed", "True"),
     ({"dataset": "mnist"}, "dataset", "'mnist'"),
-    ({"activation": "swish"}, "activation", "'swish'"),
+    ({"activation": "sine"}, "activation", "'sine'"),
     ({"optimizer": "rmsprop"}, "optimizer", "'rmsprop'"),
     ({"lr": 0}, "lr", "0"),
     ({"lr": float("nan")}, "lr", "nan"),
@@ -409,10 +409,14 @@ def test_phase_diagram_marks_the_edge_of_chaos():
     from initlab.experiments.live import phase_diagram_for
 
     d = phase_diagram_for("relu")
-    # ReLU: χ₁ = σ_w²/2 for every σ_b, so the critical σ_w² is 2 on every row
-    assert all(c == pytest.approx(2.0, rel=1e-6) for c in d["critical_sigma_w2"])
-    j = min(range(len(d["sigma_w2"])), key=lambda k: abs(d["sigma_w2"][k] - 4.0))
-    assert 10 ** d["log10_chi1"][0][j] == pytest.approx(d["sigma_w2"][j] / 2, rel=1e-3)
+    # ReLU at σ_b = 0: χ₁ = σ_w²·E[φ'²] = σ_w²/2 at any q, so the edge of chaos is σ_w² = 2
+    assert d["sigma_b2"][0] == 0 and d["critical_sigma_w2"][0] == pytest.approx(2.0, rel=1e-6)
+    for j in (5, 20, len(d["sigma_w2"]) - 1):
+        assert 10 ** d["log10_chi1"][0][j] == pytest.approx(d["sigma_w2"][j] / 2, rel=1e-3)
+    t = phase_diagram_for("tanh")
+    # tanh at σ_b = 0: q* = 0 below σ_w² = 1, where χ₁ = σ_w²·φ'(0)² = σ_w²
+    assert t["critical_sigma_w2"][0] == pytest.approx(1.0, rel=1e-6)
+    assert 10 ** t["log10_chi1"][0][0] == pytest.approx(t["sigma_w2"][0], rel=1e-3)
 
 
 def test_lsuv_scheme_gives_unit_output_variance():
@@ -497,3 +501,21 @@ def test_a_frame_is_a_summary_of_bounded_size():
     assert all(len(h[k]["counts"]) == 30 for h in frame["hist"] for k in ("act", "grad", "weight"))
     assert len(frame["neurons"]["layers"]) == 8 and frame["neurons"]["units"] == 8
     assert frame["boundary"]["size"] <= 48
+
+
+@pytest.mark.slow
+def test_every_activation_builds_measures_and_writes_its_script():
+    """Each activation the model builders know: a session, its static facts (the phase diagram) and a
+    frame, all JSON; the script builds the same activation module, with the same outputs."""
+    x = torch.linspace(-4, 4, 101)
+    for act in LIVE_ACTIVATIONS:
+        s = LiveSession({"dataset": "xor", "depth": 2, "width": 4, "activation": act})
+        json.dumps(s.info(), allow_nan=False)
+        frame = s.step(2)
+        json.dumps(frame, allow_nan=False)
+        assert len(frame["layers"]) == 3, act
+        module = s.model[2]
+        expr = "nn.Identity()" if act == "linear" else f"nn.{type(module).__name__}()"
+        assert expr in s.config.to_script(), act
+        with torch.no_grad():
+            assert torch.equal(eval(expr, {"nn": nn})(x), module(x)), act

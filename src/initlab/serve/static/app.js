@@ -737,13 +737,20 @@
     ctx.drawImage(phaseCache.img, PH.left, PH.top, pw, ph);
     const wMax = p.sigma_w2[nw - 1], bMax = p.sigma_b2[nb - 1];
     const X = w2 => PH.left + pw * w2 / wMax, Y = b2 => PH.top + ph * (1 - b2 / bMax);
-    ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 1.5; ctx.beginPath();
-    let started = false;
+    // the edge of chaos (χ₁ = 1): a line where it runs over σ_b², a dot where it is a single point
+    // (ReLU and the identity: only at σ_b = 0)
+    const pieces = [[]];
     p.critical_sigma_w2.forEach((w2, i) => {
-      if (w2 === null || w2 > wMax) { started = false; return; }
-      if (!started) { ctx.moveTo(X(w2), Y(p.sigma_b2[i])); started = true; } else ctx.lineTo(X(w2), Y(p.sigma_b2[i]));
+      if (w2 === null || w2 > wMax) { if (pieces[pieces.length - 1].length) pieces.push([]); return; }
+      pieces[pieces.length - 1].push([X(w2), Y(p.sigma_b2[i])]);
     });
-    ctx.stroke();
+    ctx.strokeStyle = ctx.fillStyle = "#1d2330"; ctx.lineWidth = 1.5;
+    for (const pts of pieces) {
+      if (pts.length === 1) { ctx.beginPath(); ctx.arc(pts[0][0], pts[0][1], 3.5, 0, 2 * Math.PI); ctx.fill(); continue; }
+      ctx.beginPath();
+      pts.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    }
     ctx.fillStyle = "#1d2330"; ctx.font = "11px system-ui";
     ctx.textAlign = "center";
     for (const t of niceTicks(wMax, 5)) { ctx.fillText(fmt(t, 2), X(t), H - 16); }
