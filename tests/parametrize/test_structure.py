@@ -223,6 +223,12 @@ def test_every_role_is_documented_and_analyses_can_add_tags():
     assert s.to_rows()[0]["tag_calls"] == 1
 
 
+def test_a_model_that_is_one_layer_is_its_own_readout():
+    s = find_structure(nn.Linear(4, 3))
+    assert [(layer.name, layer.role) for layer in s.layers] == [("", "readout")]
+    assert s.params["weight"].role == "readout"
+
+
 def test_structure_leaves_the_model_unchanged():
     model = char_transformer(16, depth=1, heads=2, context=8)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -34,6 +34,7 @@ class _Attention(nn.Module):
     def __init__(self, width: int, heads: int, bias: bool):
         super().__init__()
         self.heads = heads
+        self.scale = None  # the logits' scale; None is PyTorch's 1/√head_dim
         self.q = nn.Linear(width, width, bias=bias)
         self.k = nn.Linear(width, width, bias=bias)
         self.v = nn.Linear(width, width, bias=bias)
@@ -45,7 +46,7 @@ class _Attention(nn.Module):
         q = self.q(x).view(b, t, h, c // h).transpose(1, 2)
         k = self.k(x).view(b, t, h, c // h).transpose(1, 2)
         v = self.v(x).view(b, t, h, c // h).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
         return self.o(y.transpose(1, 2).reshape(b, t, c))
 
 

@@ -506,6 +506,8 @@ def find_structure(model: nn.Module, rules: Mapping | None = None) -> Structure:
             role, found_by = "norm", "module type"
         elif name not in weight_names:
             role, found_by = "other", "module type"
+        elif name == "":
+            role, found_by = "readout", "the model is one layer"
         elif name in fx_found:
             role, chunks = fx_found[name]
             if role == _CONFLICT:

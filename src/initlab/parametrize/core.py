@@ -14,6 +14,7 @@ what ``initlab.initialize(model, init, seed=…)`` draws (the same bits with the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -309,6 +310,11 @@ def _plan_rows(model: nn.Module, p: Parametrization, structure: Structure, dims,
     modules = dict(model.named_modules())
     base_modules = dict(base_model.named_modules()) if isinstance(base_model, nn.Module) else {}
     params = dict(model.named_parameters())
+    layer_m_in = {}
+    for name, info in structure.params.items():
+        b = dims.get(name) if dims is not None else None
+        if info.kind == "weight" and info.in_axis is not None and b is not None and b[info.in_axis] is not None:
+            layer_m_in[info.layer] = params[name].shape[info.in_axis] / b[info.in_axis]
     rows = []
     for name, info in structure.params.items():
         param = params[name]
@@ -384,7 +390,11 @@ def _plan_rows(model: nn.Module, p: Parametrization, structure: Structure, dims,
                 inits.append(RandomNormal(0.0, law_std))
                 stds.append(law_std)
             else:
-                dist = sp.initializer.distribution(_base_shape(shape, base, fill_chunks, info), **sp.fan_kwargs)
+                law = sp.initializer
+                if getattr(law, "fan_in", None) and layer_m_in.get(info.layer, 1.0) != 1.0:
+                    # a bias drawn with its weight's fan_in (PyTorch's default): the base weight's fan_in
+                    law = dataclasses.replace(law, fan_in=max(1, round(law.fan_in / layer_m_in[info.layer])))
+                dist = law.distribution(_base_shape(shape, base, fill_chunks, info), **sp.fan_kwargs)
                 init = _scaled(dist, scale.init)
                 if init is None:
                     raise InitlabError(f"init: {name!r} gets {sp.scheme!r} ({dist.family}), which has no width rule; "
