@@ -303,6 +303,17 @@ def test_several_widths_need_a_base_model():
         initlab.parametrize(lm(64), "mup", base=16)
 
 
+def test_tied_embedding_and_readout_is_an_error():
+    model = lm(32)
+    model.head.weight = model.tok.weight
+    before = snapshot(model)
+    with pytest.raises(InitlabError, match="model: 'head.weight' is the same tensor as 'tok.weight' "
+                                           r"\(readout and embedding\); allowed for mup: untied weights"):
+        initlab.parametrize(model, "mup", base={32: 8, 128: 32})
+    assert same(before, snapshot(model))
+    initlab.parametrize(model, "sp", seed=0)  # SP has one rule for everything
+
+
 def test_param_groups_of_an_unparametrized_model():
     with pytest.raises(InitlabError, match="model: got 'Sequential'; allowed: a model initlab.parametrize"):
         initlab.param_groups(mlp(8), "adam", lr=0.1)

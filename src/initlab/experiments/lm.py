@@ -6,7 +6,8 @@ can read every role from the traced graph::
     tok: Embedding(vocab, width) + pos: Embedding(context, width)
     depth × [ x + attn(ln1(x)),  x + mlp(ln2(x)) ]
         attn: q, k, v, o = Linear(width, width) each; heads of size width / heads;
-              softmax(q·kᵀ / √head_dim) with a causal mask (torch's scaled_dot_product_attention)
+              softmax(q·kᵀ / √head_dim + causal mask)·v, written out (matrix products and a softmax:
+              ``torch.func.vmap`` batches them, where it falls back to a loop for scaled_dot_product_attention)
         mlp:  fc1 = Linear(width, ffn_mult·width) → GELU → fc2 = Linear(ffn_mult·width, width)
     ln_f: LayerNorm(width) → head: Linear(width, vocab)
 
@@ -46,8 +47,10 @@ class _Attention(nn.Module):
         q = self.q(x).view(b, t, h, c // h).transpose(1, 2)
         k = self.k(x).view(b, t, h, c // h).transpose(1, 2)
         v = self.v(x).view(b, t, h, c // h).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
-        return self.o(y.transpose(1, 2).reshape(b, t, c))
+        scores = (q @ k.transpose(-2, -1)) * (self.scale or (c // h) ** -0.5)
+        future = torch.ones_like(scores[0, 0], dtype=torch.bool).triu(1)  # (t, t): above the diagonal
+        probs = scores.masked_fill(future, float("-inf")).softmax(-1)
+        return self.o((probs @ v).transpose(1, 2).reshape(b, t, c))
 
 
 class _MLP(nn.Module):

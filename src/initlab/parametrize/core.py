@@ -469,6 +469,7 @@ def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, de
     if heads is not None and (isinstance(heads, bool) or not isinstance(heads, int) or heads < 1):
         raise fail("heads", heads, "an integer >= 1")
     structure = find_structure(model, roles)
+    _check_tied(model, structure, p)
     dims = None
     if isinstance(p, MuP):
         dims = resolve_base(model, structure, base, delta)
@@ -491,6 +492,23 @@ def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, de
     wplan.applied, wplan.hooks = True, len(planned)
     _PLANS[model] = wplan
     return wplan
+
+
+def _check_tied(model: nn.Module, structure: Structure, p: Parametrization) -> None:
+    """A parameter shared by layers of different roles (an embedding tied to the readout) has no single rule."""
+    if isinstance(p, SP):
+        return
+    owner: dict[int, tuple[str, str]] = {}
+    roles = {layer.name: layer.role for layer in structure.layers}
+    for name, module in model.named_modules():
+        for pname, param in module.named_parameters(recurse=False):
+            full = f"{name}.{pname}" if name else pname
+            if id(param) in owner and roles.get(owner[id(param)][0]) != roles.get(name):
+                first = owner[id(param)][1]
+                raise InitlabError(f"model: {full!r} is the same tensor as {first!r} ({roles.get(name)} and "
+                                   f"{roles.get(owner[id(param)][0])}); allowed for {p.name}: untied weights (a tied "
+                                   "embedding and readout, mup's MuSharedReadout, is not supported)")
+            owner.setdefault(id(param), (name, full))
 
 
 def _fill(model: nn.Module, rows: list[WidthRow], seed, generator) -> None:

@@ -47,16 +47,16 @@ CLAIM = ("Under μP the best learning rate moves by at most one ×2 grid step ac
 
 BUDGETS: dict[str, dict[str, dict]] = {
     "quick": {
-        "mlp": {"task": "mlp:depth=2", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-12, -3)),
-                "seeds": (0, 1, 2), "steps": 150, "batch_size": 64},
+        "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-9, -3)),
+                "seeds": (0, 1, 2), "steps": 100, "batch_size": 64},
         "lm": {"task": "lm:depth=1,heads=4,context=32", "widths": (16, 32, 64, 128),
-               "log2_lrs": tuple(range(-12, -3)), "seeds": (0, 1), "steps": 80, "batch_size": 16},
+               "log2_lrs": tuple(range(-9, -3)), "seeds": (0, 1), "steps": 60, "batch_size": 16},
     },
     "full": {
-        "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256, 512), "log2_lrs": tuple(range(-14, -2)),
-                "seeds": (0, 1, 2, 3), "steps": 400, "batch_size": 64},
-        "lm": {"task": "lm:depth=2,heads=4,context=64", "widths": (32, 64, 128, 256),
-               "log2_lrs": tuple(range(-13, -3)), "seeds": (0, 1, 2), "steps": 300, "batch_size": 32},
+        "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256, 512), "log2_lrs": tuple(range(-11, -2)),
+                "seeds": (0, 1, 2, 3), "steps": 300, "batch_size": 64},
+        "lm": {"task": "lm:depth=2,heads=4,context=64", "widths": (16, 32, 64, 128),
+               "log2_lrs": tuple(range(-10, -2)), "seeds": (0, 1, 2), "steps": 150, "batch_size": 16},
     },
 }
 """The settings of the ``mup-transfer`` claim per budget and task (≥ 8× in width, a ×2 grid)."""
