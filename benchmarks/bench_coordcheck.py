@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -26,16 +26,10 @@ import initlab
 from initlab.parametrize.stacked import train_looped, train_stacked
 from initlab.parametrize.tasks import get_task
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time  # noqa: E402
+
 WIDTHS = [64, 128, 256, 512, 1024]
-
-
-def _timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def case_a(repeats: int) -> None:
@@ -72,7 +66,7 @@ def case_a(repeats: int) -> None:
         print("mup is not installed (pip install 'initlab[mup]'): the anchor is skipped")
     for fn in runs.values():  # warm-up (imports, allocator)
         fn()
-    times = {name: _timed(fn, repeats) for name, fn in runs.items()}
+    times = {name: median_time(fn, repeats) for name, fn in runs.items()}
     print(f"(a) coordinate check, 4-layer MLP, widths {WIDTHS}, 3 Adam steps, batch 64, "
           f"{torch.get_num_threads()} threads, median of {repeats}")
     ref = times.get("mup get_coord_data (1 seed)")
@@ -117,7 +111,7 @@ def case_b(repeats: int) -> None:
             train_looped(ms, groups, lambda s: data[s], steps, loss_fn=task.loss)
 
         stacked(), looped()  # warm-up
-        ts, tl = _timed(stacked, repeats), _timed(looped, repeats)
+        ts, tl = median_time(stacked, repeats), median_time(looped, repeats)
         print(f"  {spec:<32} width {width}, {len(models)} models, {steps} steps: stacked {ts:6.2f} s, "
               f"one at a time {tl:6.2f} s  ->  stacked is {tl / ts:.2f}x faster")
 
