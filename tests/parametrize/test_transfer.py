@@ -193,3 +193,25 @@ def test_budgets_span_at_least_eight_times_in_width():
 def test_lr_transfer_bad_input(kwargs, match):
     with pytest.raises(InitlabError, match=match):
         lr_transfer("mlp:depth=1", **kwargs)
+
+
+@pytest.mark.slow
+def test_width_section_gives_a_report_its_rows_verdicts_and_figures(monkeypatch, tmp_path):
+    from initlab.parametrize import section, transfer
+
+    monkeypatch.setitem(transfer.BUDGETS, "quick", {
+        "mlp": {"task": "mlp:depth=1", "widths": (16, 128), "log2_lrs": (-8, -6, -4), "seeds": (0, 1), "steps": 5,
+                "batch_size": 16},
+        "lm": {"task": "lm:depth=1,heads=2,context=8", "widths": (8, 64), "log2_lrs": (-8, -6, -4), "seeds": (0, 1),
+               "steps": 3, "batch_size": 4}})
+    monkeypatch.setitem(section.COORD_CHECK_SETTINGS, "quick", {"task": "mlp:depth=1", "widths": (16, 32),
+                                                                "steps": 1, "seeds": (0,), "lr": 1e-2})
+    s = initlab.parametrize.width_section("quick")
+    assert {r["parametrization"] for r in s.coord_rows} == {"sp", "mup"}
+    assert {r["task"] for r in s.transfer_rows} == {"mlp", "lm"} and len(s.transfer_rows) == 2 * 2 * 2 * 3 * 2
+    deciding = s.deciding()
+    assert len(deciding) == 2 + 3 + 3 and all(r["paper"] for r in deciding)
+    assert {r["status"] for r in deciding} <= {"reproduced", "contradicted", "inconclusive"}
+    paths = s.figures(tmp_path)
+    assert all(p.stat().st_size > 5000 for p in paths.values())
+    assert "initlab coordcheck mlp:depth=1 --widths 16 32" in s.commands["coord_check"]

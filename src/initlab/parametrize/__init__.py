@@ -11,6 +11,8 @@
 * :func:`coord_check` — the coordinate check (mean |x| per layer against width, at initialization and
   after the first steps) and its verdict from fitted slopes.
 * :mod:`~initlab.parametrize.transfer` — learning-rate transfer across widths, SP against μP.
+* :func:`width_section` — the data (tidy rows, verdicts, the paper's statements, figure functions) of a
+  report's μP section.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ _EXPORTS = {
     "remove": "hooks",
     "coord_check": "coord_check", "CoordCheckResult": "coord_check", "coord_check_verdict": "coord_check",
     "fit_slopes": "coord_check",
-    "lr_transfer": "transfer", "TransferResult": "transfer", "transfer_verdict": "transfer",
+    "lr_transfer": "transfer", "TransferResult": "transfer", "transfer_verdict": "transfer", "run_transfer": "transfer",
+    "width_section": "section", "WidthSection": "section",
 }
 
 __all__ = sorted(_EXPORTS)
