@@ -8,7 +8,7 @@
   multiplier per parameter), applied all-or-nothing; :func:`param_groups` — torch optimizer groups.
 * :mod:`~initlab.parametrize.rules` — the tables (Tensor Programs V, Table 3 and its equivalent forms;
   u-μP) and the transform between forms.
-* :func:`coord_check` — the coordinate check (mean |x| per layer against width, at initialization and
+* :func:`coord_check` — the coordinate check (``mean |x|`` per layer against width, at initialization and
   after the first steps) and its verdict from fitted slopes.
 * :mod:`~initlab.parametrize.transfer` — learning-rate transfer across widths, SP against μP.
 * :func:`width_section` — the data (tidy rows, verdicts, the paper's statements, figure functions) of a

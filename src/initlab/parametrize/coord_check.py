@@ -10,8 +10,8 @@ divided by the query multiplier that makes the logits 1/d_head (:attr:`WidthRow.
 query of a model that writes 1/d into its attention (the ``mup`` convention) would be.
 
 The verdict is read from fitted slopes: for each (parametrization, layer, t), the least-squares
-slope of log₂(mean |x|) (mean over seeds) against log₂(width). Under μP every hidden layer's scale
-is width-independent (|slope| ≤ ``tolerance``). The readout's output starts at width^(−1/2) (its
+slope of log₂(``mean |x|``) (mean over seeds) against log₂(width). Under μP every hidden layer's scale
+is width-independent (``|slope| ≤ tolerance``). The readout's output starts at width^(−1/2) (its
 initial weights are 1/fan_in; Tensor Programs V, and the ``mup`` README: "transient, and after a few
 steps their curves should be roughly flat"), and stays there until the updates outgrow it, which
 takes more steps at a smaller learning rate; so the readout and the model's output may lie anywhere
@@ -97,7 +97,7 @@ class CoordCheckResult:
         return coord_check_verdict(self.slopes(), tolerance=tolerance, growth=growth)
 
     def plot(self, path=None):
-        """A log–log figure: one panel per (parametrization, t), one line per layer (mean |x| against width)."""
+        """A log–log figure: one panel per (parametrization, t), one line per layer (``mean |x|`` against width)."""
         from .figures import coord_check_figure
 
         return coord_check_figure(self.mean_rows(), path)
@@ -143,7 +143,7 @@ def fit_slopes(mean_rows: Sequence[dict]) -> list[dict]:
 def coord_check_verdict(slopes: Sequence[dict], tolerance: float = 0.25, growth: float = 0.5) -> dict:
     """Judge fitted slopes (from :func:`fit_slopes`) per parametrization.
 
-    For each parametrization: ``stable`` is True when every layer's |slope| ≤ ``tolerance`` at every
+    For each parametrization: ``stable`` is True when every layer's ``|slope| ≤ tolerance`` at every
     ``t``, except the readout and the model's output, whose slopes may lie in [−1/2 − tolerance,
     tolerance] (the transient of a 1/fan_in readout); ``output_growth`` is the largest slope of the
     output (the model's own output, else the readout) over ``t ≥ 1``.

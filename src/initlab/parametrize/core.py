@@ -153,6 +153,8 @@ class WidthRow:
     initializers: tuple[Initializer | None, ...] = field(repr=False, default=())
     fill_chunks: int = 1
     query_mult: float = 1.0
+    tied: tuple[str, ...] = ()
+    guessed: bool = False
 
     @property
     def width_mult(self) -> float:
@@ -407,7 +409,8 @@ def _plan_rows(model: nn.Module, p: Parametrization, structure: Structure, dims,
         std_blocks = tuple(stds) if fill_chunks == chunks else (stds[0],) * chunks
         rows.append(WidthRow(name, info.layer, info.role, info.kind, shape, fan_in, fan_out, cls, m_in, m_out,
                              std_blocks, tuple(mults), scale.adam, scale.sgd, sp.scheme, reason, tuple(inits),
-                             fill_chunks, alpha if q_blocks and chunks == 1 else 1.0))
+                             fill_chunks, alpha if q_blocks and chunks == 1 else 1.0, tuple(getattr(sp, "tied", ())),
+                             bool(getattr(sp, "guessed", False))))
     return rows
 
 

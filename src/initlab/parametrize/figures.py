@@ -19,7 +19,7 @@ def _save(fig, path):
 
 
 def coord_check_figure(mean_rows: Sequence[dict], path=None):
-    """mean |x| against width, log–log: a row of panels per parametrization, a panel per step t,
+    """``mean |x|`` against width, log–log: a row of panels per parametrization, a panel per step t,
     a line per layer."""
     from matplotlib.figure import Figure
 
