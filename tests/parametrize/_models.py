@@ -25,3 +25,16 @@ def mlp(w, classes=10, d_in=40):
 
 def lm(w, depth=1):
     return char_transformer(w, depth=depth, heads=4, context=12)
+
+
+class LSTMNet(nn.Module):
+    """Embedding → LSTM → Linear readout, all of width ``w``."""
+
+    def __init__(self, w=16):
+        super().__init__()
+        self.emb = nn.Embedding(7, w)
+        self.rnn = nn.LSTM(w, w, batch_first=True)
+        self.fc = nn.Linear(w, 7)
+
+    def forward(self, ids):
+        return self.fc(self.rnn(self.emb(ids))[0])

@@ -14,7 +14,7 @@ from initlab.errors import InitlabError
 from initlab.parametrize import hooks
 from stats import assert_normal
 
-from ._models import MHANet, lm, mlp
+from ._models import LSTMNet, MHANet, lm, mlp
 
 
 def normed(w):
@@ -130,6 +130,9 @@ FORM_CASES = [
      (torch.randint(0, 98, (3, 12)), torch.randint(0, 98, (3, 12)))),
     ("mha", lambda: MHANet(32), dict(base=MHANet(8), delta=MHANet(16)),
      (torch.randn(4, 6, 5), torch.arange(24).view(4, 6) % 3)),
+    # multipliers on LSTM weights cannot act through hooks: they are folded, with the same function
+    ("lstm", lambda: LSTMNet(32), dict(base=LSTMNet(8), delta=LSTMNet(16)),
+     (torch.randint(0, 7, (3, 5)), torch.randint(0, 7, (3, 5)))),
 ]
 
 
@@ -146,6 +149,9 @@ def test_tables_3_8_9_compute_the_same_function_and_updates(name, build, kw, bat
     assert ref[-1].ne(ref[0]).any()  # training moved the outputs
     if name == "mha":
         assert ref_plan.hooks == 1  # the packed query keeps its multiplier as a hook even in table 3
+    if name == "lstm":
+        assert plan.hooks == 2 and all("folded" in r.reason for r in plan if r.layer == "rnn" and r.width_class
+                                       == "vector")
 
 
 def test_mha_query_multiplier_acts_on_the_query_only():

@@ -269,7 +269,8 @@ def _fmt_many(values) -> str:
 
 # ------------------------------------------------------------------------------------- laws
 def _scaled(dist, factor: float) -> Initializer | None:
-    """An initializer drawing ``factor`` × a value of ``dist`` (a resolved Distribution), or None."""
+    """An initializer drawing ``factor`` × a value of ``dist`` (a resolved Distribution), or None for a
+    structured family (orthogonal, identity …), which is kept only where its own std already follows the rule."""
     f, p = dist.family, dist.params
     if factor == 0.0:
         return Zeros()
@@ -398,6 +399,12 @@ def _plan_rows(model: nn.Module, p: Parametrization, structure: Structure, dims,
                     law = dataclasses.replace(law, fan_in=max(1, round(law.fan_in / layer_m_in[info.layer])))
                 dist = law.distribution(_base_shape(shape, base, fill_chunks, info), **sp.fan_kwargs)
                 init = _scaled(dist, scale.init)
+                if init is None:
+                    # a structured law (orthogonal …) is kept when at this shape it already has the rule's std
+                    here = law.distribution(_base_shape(shape, (None,) * len(shape), fill_chunks, info),
+                                            **sp.fan_kwargs)
+                    if math.isclose(here.std, dist.std * scale.init, rel_tol=1e-9):
+                        init = law
                 if init is None:
                     raise InitlabError(f"init: {name!r} gets {sp.scheme!r} ({dist.family}), which has no width rule; "
                                        f"allowed: a normal, uniform, truncated normal or constant law for {p.name} "

@@ -49,13 +49,13 @@ BUDGETS: dict[str, dict[str, dict]] = {
     "quick": {
         "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-9, -3)),
                 "seeds": (0, 1, 2), "steps": 100, "batch_size": 64},
-        "lm": {"task": "lm:depth=1,heads=4,context=32", "widths": (16, 32, 64, 128),
-               "log2_lrs": tuple(range(-9, -3)), "seeds": (0, 1), "steps": 60, "batch_size": 16},
+        "lm": {"task": "lm:depth=1,heads=4,context=16", "widths": (16, 32, 64, 128),
+               "log2_lrs": tuple(range(-9, -2)), "seeds": (0, 1), "steps": 60, "batch_size": 16},
     },
     "full": {
         "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256, 512), "log2_lrs": tuple(range(-11, -2)),
                 "seeds": (0, 1, 2, 3), "steps": 300, "batch_size": 64},
-        "lm": {"task": "lm:depth=2,heads=4,context=64", "widths": (16, 32, 64, 128),
+        "lm": {"task": "lm:depth=2,heads=4,context=32", "widths": (16, 32, 64, 128),
                "log2_lrs": tuple(range(-10, -2)), "seeds": (0, 1, 2), "steps": 150, "batch_size": 16},
     },
 }
