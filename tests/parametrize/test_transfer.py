@@ -12,7 +12,7 @@ import initlab
 from initlab.errors import InitlabError
 from initlab.parametrize.stacked import evaluate_stacked, train_looped, train_stacked
 from initlab.parametrize.tasks import get_task
-from initlab.parametrize.transfer import BUDGETS, lr_transfer, transfer_verdict
+from initlab.parametrize.transfer import BUDGETS, judge, lr_transfer, transfer_verdict
 
 WIDTHS = (32, 64, 128, 256)
 LRS = tuple(range(-10, -1))  # log2 learning rates
@@ -46,6 +46,8 @@ def test_a_clean_transfer_is_reproduced():
     n = v["tasks"]["mlp"]["numbers"]
     assert n["mup"]["best_log2_lr"] == {32: -5, 64: -5, 128: -5, 256: -5} and n["mup"]["shift"] == 0
     assert n["sp"]["best_log2_lr"] == {32: -4, 64: -5, 128: -6, 256: -7} and n["sp"]["shift"] == 3
+    checks = judge(sweep(sp_moves))
+    assert [(c["task"], c["status"]) for c in checks] == [("mlp", "reproduced")] * 3
 
 
 @pytest.mark.parametrize("optimum,base_loss,expected", [

@@ -33,14 +33,14 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 
 from ..errors import check_int, check_number, check_positive, fail
 from .tasks import get_task
 
-__all__ = ["BUDGETS", "lr_transfer", "TransferResult", "transfer_verdict", "run_transfer", "CLAIM"]
+__all__ = ["BUDGETS", "lr_transfer", "TransferResult", "transfer_verdict", "run_transfer", "measure", "judge", "CLAIM"]
 
 CLAIM = ("Under μP the best learning rate moves by at most one ×2 grid step across an 8× range of widths and "
          "wider is never worse; under SP it moves by two or more (Tensor Programs V, Fig. 1)")
@@ -310,18 +310,35 @@ def _check(criterion: str, measured: str, status: str) -> dict:
     return {"criterion": criterion, "measured": measured, "status": status, "passed": status == "reproduced"}
 
 
+def measure(settings: Mapping[str, Mapping], seeds: Sequence[int] | None = None, *, stacked: bool = True,
+            progress: Callable[[str], None] | None = None) -> list[dict]:
+    """The claim's rows: :func:`lr_transfer` for every task of ``settings`` (``{task: its settings}``, as a
+    budget of :data:`BUDGETS`), on ``seeds`` when given (paired seeds, overriding each task's own)."""
+    rows: list[dict] = []
+    for cfg in settings.values():
+        kw = dict(cfg)
+        if seeds is not None:
+            kw["seeds"] = tuple(seeds)
+        rows += lr_transfer(**kw, stacked=stacked, progress=progress).rows
+    return rows
+
+
+def judge(rows: Sequence[dict], **kwargs) -> list[dict]:
+    """Every check of :func:`transfer_verdict`, one list over the tasks (each check names its task)."""
+    v = transfer_verdict(rows, **kwargs)
+    return [{**c, "task": task} for task, tv in v["tasks"].items() for c in tv["checks"]]
+
+
 def run_transfer(budget: str = "quick", tasks: Sequence[str] = ("mlp", "lm"), *, stacked: bool = True,
                  progress: Callable[[str], None] | None = None) -> tuple[TransferResult, dict]:
     """The ``mup-transfer`` claim at a budget (:data:`BUDGETS`): the measurement of every task and its verdict."""
     if budget not in BUDGETS:
         raise fail("budget", budget, ", ".join(map(repr, BUDGETS)))
-    t0 = time.perf_counter()
-    rows, settings = [], {}
     for name in tasks:
         if name not in BUDGETS[budget]:
             raise fail("tasks", name, ", ".join(map(repr, BUDGETS[budget])))
-        r = lr_transfer(**BUDGETS[budget][name], stacked=stacked, progress=progress)
-        rows += r.rows
-        settings[name] = r.settings
-    result = TransferResult(rows, settings, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    chosen = {name: BUDGETS[budget][name] for name in tasks}
+    rows = measure(chosen, stacked=stacked, progress=progress)
+    result = TransferResult(rows, {"budget": budget, **chosen}, time.perf_counter() - t0)
     return result, result.verdict()
