@@ -226,9 +226,9 @@ class WidthPlan(InitPlan):
 
         what = self.parametrization.describe()
         t = Table(title=title or f"width plan: {what}" + ("" if self.applied else " (dry run)"))
-        for col in ("parameter", "role", "fan_in", "class", "width ×", "init", "mult", "lr × (Adam)",
+        for col in ("parameter", "role", "fan_in", "class", "width ×", "init std", "mult", "lr × (Adam)",
                     "lr × (SGD)"):
-            t.add_column(col, justify="left" if col in ("parameter", "role", "class", "init") else "right")
+            t.add_column(col, justify="left" if col in ("parameter", "role", "class") else "right")
         for r in self.rows:
             t.add_row(r.name, r.role, "-" if r.fan_in is None else str(r.fan_in), r.width_class, f"{r.width_mult:.4g}",
                       _laws(r), _fmt_many(r.mults), f"{r.lr_adam:.4g}", f"{r.lr_sgd:.4g}")
@@ -242,24 +242,21 @@ class WidthPlan(InitPlan):
         return console.export_text()
 
 
-def _law(init: Initializer | None) -> str:
-    if init is None:
+def _std_cell(init: Initializer | None, std: float | None) -> str:
+    """The init std as a table shows it: a constant law as ``=value`` (its std, 0, says nothing)."""
+    if init is None or std is None:
         return "kept"
-    p = init.params()
-    if isinstance(init, Zeros):
-        return "0"
-    if isinstance(init, Constant):
-        return f"{p['value']:.4g}"
-    if isinstance(init, RandomNormal):
-        return f"N(0, {p['std']:.4g}²)" if p["mean"] == 0 else f"N({p['mean']:.4g}, {p['std']:.4g}²)"
-    if isinstance(init, RandomUniform):
-        return f"U(±{p['maxval']:.4g})" if p["minval"] == -p["maxval"] else f"U({p['minval']:.4g}, {p['maxval']:.4g})"
-    return init.name
+    law = init.distribution((1, 1))
+    if law.family == "constant":
+        return f"={law.mean:.4g}"
+    return f"{std:.4g}"
 
 
 def _laws(row: "WidthRow") -> str:
-    laws = [_law(i) for i in row.initializers] or ["kept"]
-    return laws[0] if len(set(laws)) == 1 else "/".join(laws)
+    inits = list(row.initializers) or [None]
+    stds = list(row.stds) if len(row.stds) == len(inits) else [row.stds[0]] * len(inits)
+    cells = [_std_cell(i, s) for i, s in zip(inits, stds)]
+    return cells[0] if len(set(cells)) == 1 else "/".join(cells)
 
 
 def _fmt_many(values) -> str:
@@ -450,7 +447,7 @@ def _query_multiplier(p, info: ParamInfo, modules, base_modules, shape, base, ch
 
 
 def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, delta=None, init: Any = "auto",
-                bias: Any = "zeros", roles: Mapping | None = None, heads: int | None = None, seed: int | None = None,
+                bias: Any = None, roles: Mapping | None = None, heads: int | None = None, seed: int | None = None,
                 generator=None, dry_run: bool = False, **options) -> WidthPlan:
     """Parametrize ``model`` for width: plan every parameter, draw it, install the forward multipliers.
 
@@ -458,7 +455,8 @@ def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, de
     :class:`Parametrization`; ``options`` go to it (``form="table8"``, ``zero_readout=True`` …).
     ``base``: the base widths or base model (see :mod:`initlab.parametrize.base`); ``delta``: with a
     base model, a model differing from it in every width. ``init``/``bias``: the base scheme (as for
-    :func:`initlab.initialize`, including a rules dict). ``roles``: role rules for
+    :func:`initlab.initialize`, including a rules dict; ``bias=None`` is the scheme's own: zeros, or
+    PyTorch's under ``"torch_default"``). ``roles``: role rules for
     :func:`initlab.model.structure.find_structure`. ``heads``: number of heads of attention layers that
     do not say it (``num_heads`` …). Randomness as :func:`initlab.initialize`: ``seed`` or ``generator``.
 
