@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": ("initlab.cli.report", "demo_cmd"),
     "report": ("initlab.cli.report", "report_cmd"),
     "serve": ("initlab.cli.serve", "serve_cmd"),
+    "coordcheck": ("initlab.cli.coordcheck", "coordcheck_cmd"),
 }
 
 
