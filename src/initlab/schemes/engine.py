@@ -1006,6 +1006,10 @@ def _fill_structured_(tensor, dist: Distribution, generator, seed, key) -> None:
         for g in range(groups):
             for d in range(n):
                 tensor[(g * per_group + d, d, *centre)] = p["gain"]
+    elif f in ("hadamard_identity", "padded_identity"):  # ZerO, IDInit: deterministic matrices
+        from .initializers import matrix_values
+
+        tensor.copy_(matrix_values(dist).to(device=tensor.device, dtype=tensor.dtype))
     elif f == "sparse":
         rows, cols = tensor.shape
         buf = torch.empty((rows, cols), dtype=work, device=tensor.device)
@@ -1133,7 +1137,7 @@ def sample_numpy(dist: Distribution, rng=None, *, seed: int | None = None, key: 
         out = np.zeros(shape, dtype=dtype)
         out[(slice(None), slice(None), *(k // 2 for k in shape[2:]))] = q
         return out
-    if f in ("identity", "dirac"):
+    if f in ("identity", "dirac", "hadamard_identity", "padded_identity"):
         import torch
 
         t = torch.empty(shape, dtype=torch.float64)

@@ -81,6 +81,14 @@ EQUIVALENTS: dict[str, Equivalent] = {
     "torch_default": _E("nn.Linear / nn.Conv*d reset_parameters()", False, None, None,
                         "U(±1/√fan_in) for weights and biases; initialize(model, 'torch_default', "
                         "bias='torch_default') after torch.manual_seed(s) gives the constructors' values."),
+    "small_init": _E("torch.nn.init.normal_(w, 0, (2 / (5 * d)) ** 0.5)", False, None, None,
+                     "gpt-neox's small_init_init_method(dim): the same law; d is the hidden size there."),
+    "wang_init": _E("torch.nn.init.normal_(w, 0, 2 / n_layers / d ** 0.5)", False, None, None,
+                    "gpt-neox's wang_init_method(n_layers, dim): the same law."),
+    "mitchell": _E("torch.nn.init.trunc_normal_(w, 0, std, -3 * std, 3 * std)", False, None, None,
+                   "OLMo's mitchell init: the same law (std = 1/√d ÷ √(2(layer+1))), another sampling algorithm."),
+    "ZerO": _E(None, False, None, None, "Deterministic; no PyTorch, Keras or JAX built-in draws it."),
+    "idinit": _E(None, False, None, None, "Deterministic; no PyTorch, Keras or JAX built-in draws it."),
 }
 
 

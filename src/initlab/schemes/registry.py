@@ -39,7 +39,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "delta_orthogonal": ("deltaorthogonal",),
     "sparse": ("sparse_",),
     "torch_default": ("pytorch_default", "default"),
+    "small_init": ("smallinit", "small_init_init_method"),
+    "wang_init": ("wanginit", "wang_init_method"),
+    "mitchell": ("olmo_mitchell",),
+    "ZerO": ("zero_init", "zer0"),
+    "idinit": ("identity_init_2025", "id_init"),
 }
+
+_EXACT = {"ZerO": "ZerO"}
+"""Names matched with their case: ``ZerO`` (Zhao et al. 2022) is not ``zero`` (= ``zeros``)."""
 
 _BY_NAME: dict[str, type[Initializer]] = {cls.name: cls for cls in SCHEMES}
 _LOOKUP: dict[str, str] = {}
@@ -57,6 +65,8 @@ def _allowed_names() -> list[str]:
 
 def canonical_name(name: str) -> str:
     """The canonical scheme name for ``name`` (any alias, any case)."""
+    if str(name).strip() in _EXACT:
+        return _EXACT[str(name).strip()]
     key = str(name).strip().lower()
     if key in _LOOKUP:
         return _LOOKUP[key]
