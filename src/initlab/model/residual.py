@@ -60,6 +60,7 @@ from __future__ import annotations
 import fnmatch
 import operator
 import re
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -68,7 +69,8 @@ import torch.nn.functional as F
 
 from ..errors import InitlabError
 
-__all__ = ["Branch", "Residual", "residual_structure", "require_branches", "role_label", "BRANCH_TAGS"]
+__all__ = ["Branch", "Residual", "residual_structure", "require_branches", "role_label", "BRANCH_TAGS",
+           "cached_structure", "merges"]
 
 BRANCH_TAGS = ("branch", "block", "branch_pos", "branch_depth", "branch_role", "branches", "blocks")
 
@@ -179,6 +181,42 @@ def residual_structure(model_or_structure, rules=None) -> Residual:
                     {layer.name: layer for layer in s.layers})
 
 
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def cached_structure(model: nn.Module):
+    """:func:`~initlab.model.structure.find_structure` of ``model``, traced once and kept while its modules
+    and parameter shapes stay the same (the probe asks for it on every call); None when the model has no
+    parameters or a layer's role cannot be decided."""
+    from .structure import find_structure
+
+    sig = tuple((n, type(m).__name__, tuple(tuple(p.shape) for p in m.parameters(recurse=False)))
+                for n, m in model.named_modules())
+    hit = _CACHE.get(model)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    try:
+        s = find_structure(model)
+    except InitlabError:
+        s = None
+    _CACHE[model] = (sig, s)
+    return s
+
+
+def merges(structure) -> list[dict]:
+    """The residual merges a traced structure holds, in order: ``{"branch", "block", "node", "fork",
+    "prenorm"}`` (``node``/``fork``: names of the fx nodes that add the branch and that the branch reads)."""
+    seen: dict = {}
+    if structure is None:
+        return []
+    for layer in structure.layers:
+        t = layer.tags
+        if "merge" in t and t["branch"] not in seen:
+            seen[t["branch"]] = {"branch": t["branch"], "block": t["block"], "node": t["merge"], "fork": t["fork"],
+                                 "prenorm": bool(t.get("prenorm"))}
+    return [seen[k] for k in sorted(seen)]
+
+
 def require_branches(residual: Residual, what: str, model: nn.Module | None = None) -> Residual:
     """``residual`` if it has at least one branch; else the one-line error saying how to give them."""
     if residual.count:
@@ -211,6 +249,7 @@ def _tag(layers: dict, branches: list[dict], found_by: str) -> None:
                               _order=order)
             if b.get("module") is not None:
                 layer.tags["branch_module"] = b["module"]
+            layer.tags.update(b.get("extra", {}))
 
 
 def _block_key(names: list[str], index: int):
@@ -299,6 +338,14 @@ def _skip_ok(node, data_inputs, modules) -> bool:
     return False
 
 
+def _is_norm_node(node, modules) -> bool:
+    from .activations import NORMALIZATION, NORMALIZATION_FUNCTIONS
+
+    if node.op == "call_module":
+        return isinstance(modules.get(node.target), NORMALIZATION)
+    return node.op == "call_function" and node.target in NORMALIZATION_FUNCTIONS
+
+
 def _fx_residual(gm, layers: dict, calls: dict) -> None:
     """GRAPH_ANALYSES entry: tag the branches of every residual merge of the traced graph."""
     g = _Graph(gm)
@@ -359,8 +406,9 @@ def _fx_residual(gm, layers: dict, calls: dict) -> None:
                 if t in last:
                     last = (last - {t}) | {f"{t}.out_proj"}
         m = max(positions.values()) + 1
-        found.append({"positions": positions, "depth": m, "last": last,
-                      "key": _block_key(list(positions), len(found))})
+        prenorm = any(depth[n] == 0 and _is_norm_node(n, modules) for n in branch_nodes)
+        found.append({"positions": positions, "depth": m, "last": last, "key": _block_key(list(positions), len(found)),
+                      "extra": {"merge": node.name, "fork": fork.name, "prenorm": prenorm}})
     if found:
         _tag(layers, found, "fx")
     for name in shortcuts:
@@ -454,7 +502,8 @@ def _model_residual(model: nn.Module, layers: dict, rules: list, trace_error: st
 
     if any(value[0] == BRANCH for _, value in rules):
         for layer in layers.values():
-            for key in (*BRANCH_TAGS, "branch_found_by", "branch_module", "_order", "shortcut"):
+            for key in (*BRANCH_TAGS, "branch_found_by", "branch_module", "_order", "shortcut", "merge", "fork",
+                        "prenorm"):
                 layer.tags.pop(key, None)
         _tag(layers, _from_rules(model, layers, rules), "rule")
         return
