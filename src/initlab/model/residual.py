@@ -246,7 +246,7 @@ def _tag(layers: dict, branches: list[dict], found_by: str) -> None:
             role = "in+out" if pos == 0 and out else "in" if pos == 0 else "out" if out else "mid"
             layer.tags.update(branch=index, block=keys[b["key"]], branch_pos=pos, branch_depth=depth,
                               branch_role=role, branches=n, blocks=n_blocks, branch_found_by=found_by,
-                              _order=order)
+                              block_key=b["key"], _order=order)
             if b.get("module") is not None:
                 layer.tags["branch_module"] = b["module"]
             layer.tags.update(b.get("extra", {}))
@@ -503,7 +503,7 @@ def _model_residual(model: nn.Module, layers: dict, rules: list, trace_error: st
     if any(value[0] == BRANCH for _, value in rules):
         for layer in layers.values():
             for key in (*BRANCH_TAGS, "branch_found_by", "branch_module", "_order", "shortcut", "merge", "fork",
-                        "prenorm"):
+                        "prenorm", "block_key"):
                 layer.tags.pop(key, None)
         _tag(layers, _from_rules(model, layers, rules), "rule")
         return
