@@ -44,7 +44,7 @@ import torch
 
 from ..errors import InitlabError, check_positive
 from ..schemes.gains import activation_fn
-from .quadrature import cut_rule, gauss_rule, inner_rule
+from ..quadrature import cut_rule, gauss_rule, inner_rule
 
 __all__ = ["variance_map", "fixed_point", "chi1", "correlation_map", "depth_scales", "critical_sigma_w",
            "predict", "Prediction", "phase_diagram"]

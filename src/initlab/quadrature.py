@@ -1,4 +1,8 @@
-"""Gaussian quadrature rules for the mean-field integrals, in float64.
+"""Gaussian quadrature in float64: the one rule behind every Gaussian expectation initlab computes.
+
+Readers: :func:`initlab.schemes.gains.gaussian_expectation` (the moment gain 1/√E[φ(z)²]) and the
+mean-field maps of :mod:`initlab.theory`. This module depends on NumPy alone, so that both can use it
+without importing each other.
 
 Every mean-field quantity is an expectation over standard normals, ``E[f(z)]`` with z ~ N(0, 1) or
 a pair ``(z1, z2)``. The integrands are ``φ(√q·z)`` and its derivatives, where φ may have a kink
@@ -13,8 +17,10 @@ initlab uses a *graded composite Gauss–Legendre* rule instead:
 * an activation with kinks away from 0 (relu6 at 6, hardtanh at ±1, hardsigmoid and hardswish at
   ±3) gets extra panel edges at ``z = kink/√q`` (:func:`cut_rule`), so that every integrand is
   smooth on every panel.
-* Accuracy (checked in ``tests/theory``): Gaussian moments ``E[z^{2k}]``, ``k ≤ 6``, to ~2e-15
-  relative; ReLU-like activations (only kink at 0) and the kinked ones above to ~1e-14 for any q
+* every integer in [−10, 10] is a panel edge, so kinks at integers (relu6, hardtanh, hardsigmoid,
+  hardswish, and any of them at q = 1) need no extra cut.
+* Accuracy (checked in ``tests/theory`` and ``tests/schemes/test_gains.py``): Gaussian moments
+  ``E[z^{2k}]``, ``k ≤ 6``, to ~2e-15 relative; ReLU-like activations (only kink at 0) and the kinked ones above to ~1e-14 for any q
   (the ReLU moment ``q/2`` and the arc-cosine kernel are exact to rounding); smooth activations
   (tanh, erf, GELU, …) to ~1e-14 for ``q`` from 1e-6 up to ~1e10 (erf against its closed form).
 
