@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 import initlab
 from initlab.errors import InitlabError
-from initlab.schemes import engine
+from initlab.schemes._iid import iid_law
 from initlab._threads import torch_threads
 from initlab.schemes.engine import BLOCK
 from stats import assert_normal, assert_uniform, ks_pvalue
@@ -70,7 +70,7 @@ def test_uniform(dtype):
 @pytest.mark.parametrize("a, b", TRUNCATED, ids=str)
 def test_truncated_normal_seeded(a, b):
     init = truncated(a, b)
-    assert engine._Law(init.distribution((N,)), np.dtype(np.float32)).method == expected_method(a, b)
+    assert iid_law(init.distribution((N,)), np.float32).method == expected_method(a, b)
     assert_truncated(init(torch.empty(N), seed=11, key="t"), a, b)
 
 
