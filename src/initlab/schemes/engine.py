@@ -107,8 +107,8 @@ def _reach_normal(dist):
 
 def _reach_uniform(dist):
     lo, hi = dist.params["low"], dist.params["high"]
-    return (("bounds", [lo, hi], max(abs(lo), abs(hi)), "the bounds", "dtype"),
-            ("bounds", [lo, hi], hi - lo, "their distance", "work"))
+    return (("bounds", [lo, hi], max(abs(lo), abs(hi)), "bounds", "dtype"),
+            ("bounds", [lo, hi], hi - lo, "the width high − low", "work"))
 
 
 def _reach_truncated(dist):
@@ -196,8 +196,7 @@ def check_fits(dist, dtype) -> None:
         top = limits[against]
         if not magnitude <= top:
             where = name if against == "dtype" else f"{str(work_dtype(dtype))[6:]}, in which {name} values are drawn"
-            raise fail(arg, value, f"a law whose {what} stays within ±{top:.6g}, the largest finite {where} "
-                       f"(here {magnitude:.6g})")
+            raise fail(arg, value, f"{what} within ±{top:.6g}, the largest finite {where} (here {magnitude:.6g})")
 
 
 def _warn_empty(shape) -> None:
