@@ -43,7 +43,7 @@ BAD = [
     ("config_without_name", lambda t: initlab.get({"nam": "x"})(t), "config: got ['nam']", None),
     ("params_list", lambda t: initlab.get({"name": "he_normal", "params": [1, 2]})(t), "params: got list", None),
     ("unknown_param", lambda t: initlab.get({"name": "he_normal", "params": {"gian": 2}})(t),
-     "he_normal parameter: got 'gian'", None),
+     "unknown parameter of he_normal: got 'gian'", None),
     ("keras_custom", lambda t: initlab.get({**_keras("HeNormal"), "registered_name": "pkg>Mine"})(t),
      "registered_name: got 'pkg>Mine'", None),
     ("keras_seed_generator", lambda t: initlab.get(_keras("HeNormal", seed={"class_name": "SeedGenerator"}))(t),

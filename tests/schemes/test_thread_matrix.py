@@ -7,7 +7,7 @@ parameters once hid at 2+ threads because tests pinned one thread). Seeded i.i.d
 blocks, so that 2 and 4 threads share them out. The processes run every case and
 report, per case: the fill succeeded; the values are finite and lie in the law's support (bounds
 derived here by hand for the bounded laws, |x| ≤ gain for orthogonal matrices, the exact values of
-``torch.nn.init`` for the deterministic schemes, ⌈0.1·rows⌉ zeros per column for sparse); the
+``torch.nn.init`` for the deterministic schemes, ⌈0.1·rows⌉ zeros in every column for sparse); the
 tensor's ``requires_grad``/``is_leaf`` are unchanged; and a digest of the seeded values, which must
 be the same at 1, 2 and 4 threads and for the three kinds of tensor.
 """
@@ -89,8 +89,7 @@ _CHILD = textwrap.dedent('''
             return nn.Parameter(torch.empty(shape, dtype=dtype))
         return nn.Parameter(torch.empty(tuple(shape) + (2,), dtype=dtype))[..., 1]  # non-contiguous view
 
-    def support_ok(t, support):
-        x = t.detach().double()
+    def support_ok(t, x, support):
         kind = support[0]
         if kind == "bounds":
             lo = torch.tensor(support[1], dtype=torch.float64).to(t.dtype).double().item()
@@ -98,8 +97,9 @@ _CHILD = textwrap.dedent('''
             return bool((x >= lo).all() and (x <= hi).all())
         if kind == "gain":
             return bool((x.abs() <= support[1] * (1 + 2 ** -7)).all())
-        if kind == "sparse":
-            return bool(((x == 0).sum(0) == support[1]).all())
+        if kind == "sparse":  # ⌈0.1·rows⌉ zeros per column; a Gaussian entry is itself 0 once in ~2^24 draws
+            zeros = (x == 0).sum(0)
+            return bool((zeros >= support[1]).all() and int(zeros.sum()) <= support[1] * x.shape[1] + 2)
         if kind == "exact":
             e = torch.empty(t.shape, dtype=torch.float64)
             eval(support[1], {"torch": torch, "e": e})
@@ -124,8 +124,9 @@ _CHILD = textwrap.dedent('''
                         out.append(rec)
                         continue
                     rec["same_object"] = r is t
-                    rec["finite"] = bool(torch.isfinite(t.detach()).all())
-                    rec["support"] = support_ok(t, support)
+                    x = t.detach().double()
+                    rec["finite"] = bool(x.isfinite().all())
+                    rec["support"] = support_ok(t, x, support)
                     rec["grad"] = (t.requires_grad, t.is_leaf) == grad
                     if mode == "seed":
                         raw = t.detach().contiguous().view(torch.int16 if dname == "bfloat16" else torch.int32)

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ..errors import InitlabError, fail
+from ..errors import fail
 from ._normal import normal_cdf
 from ._pool import SUB, scratch, torch_special_
 
@@ -45,33 +45,39 @@ _NEWTON_STEPS = 12
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def _torch_dtype(dtype):
-    """The torch dtype of a torch or NumPy floating dtype (NumPy's bfloat16 from ``ml_dtypes`` included)."""
-    import torch
-
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    return {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64,
-            "bfloat16": torch.bfloat16}[np.dtype(dtype).name]
+def _dtype_name(dtype) -> str:
+    """``float32``, ``bfloat16`` … for a torch or NumPy floating dtype (NumPy's bfloat16 from ``ml_dtypes``)."""
+    return str(dtype)[6:] if str(dtype).startswith("torch.") else np.dtype(dtype).name
 
 
 def inward(low: float, high: float, dtype) -> tuple[float, float]:
     """The smallest and largest values of ``dtype`` (torch or NumPy) within [low, high], as Python floats:
     the nearest stored value, stepped once towards the inside (``nextafter``) when rounding put it
-    outside. Infinite bounds stay; an interval holding no stored value is an error."""
-    import torch
+    outside. Infinite bounds stay; an interval holding no stored value is an error.
 
-    dt = _torch_dtype(dtype)
-    lo = torch.tensor(low, dtype=torch.float64).to(dt)
-    hi = torch.tensor(high, dtype=torch.float64).to(dt)
-    if float(lo) < low:
-        lo = torch.nextafter(lo, torch.tensor(math.inf, dtype=dt))
-    if float(hi) > high:
-        hi = torch.nextafter(hi, torch.tensor(-math.inf, dtype=dt))
+    >>> inward(-0.05, 0.05, "float32")
+    (-0.04999999701976776, 0.04999999701976776)
+    """
+    name = _dtype_name(dtype)
+    if name == "bfloat16":  # NumPy has no bfloat16 of its own: torch rounds and steps
+        import torch
+
+        lo, hi = (torch.tensor(v, dtype=torch.float64).to(torch.bfloat16) for v in (low, high))
+        if float(lo) < low:
+            lo = torch.nextafter(lo, torch.tensor(math.inf, dtype=torch.bfloat16))
+        if float(hi) > high:
+            hi = torch.nextafter(hi, torch.tensor(-math.inf, dtype=torch.bfloat16))
+    else:
+        t = np.dtype(name).type
+        lo, hi = t(low), t(high)
+        if float(lo) < low:  # compared as Python floats: NumPy would round ``low`` to the dtype first
+            lo = np.nextafter(lo, t(math.inf))
+        if float(hi) > high:
+            hi = np.nextafter(hi, t(-math.inf))
     lo, hi = float(lo), float(hi)
     if lo > hi:
-        raise fail("bounds", [low, high], f"an interval that contains at least one number {str(dt)[6:]} can "
-                   "store (this one holds none)")
+        raise fail("bounds", [low, high], f"an interval that contains at least one number {name} can store (this one "
+                   "holds none)")
     return lo, hi
 
 
@@ -307,5 +313,5 @@ def iid_law(dist, work, *, invert: bool = False) -> IidLaw:
     try:
         make = LAWS[dist.family]
     except KeyError:
-        raise InitlabError(f"family: got {dist.family!r}; allowed: an i.i.d. family ({', '.join(LAWS)})") from None
+        raise fail("family", dist.family, f"an i.i.d. family ({', '.join(LAWS)})") from None
     return make(dist, np.dtype(work), invert=invert)

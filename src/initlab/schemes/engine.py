@@ -181,10 +181,15 @@ def check_call(generator=None, seed=None, key: str = "", *, rng=None, numpy: boo
     check_type("key", key, str, "a string (e.g. the parameter's name)")
 
 
-def _largest(dtype) -> float:
-    import torch
+_LARGEST: dict = {}
 
-    return float(torch.finfo(dtype).max)
+
+def _largest(dtype) -> float:
+    if dtype not in _LARGEST:
+        import torch
+
+        _LARGEST[dtype] = float(torch.finfo(dtype).max)
+    return _LARGEST[dtype]
 
 
 def check_fits(dist, dtype) -> None:

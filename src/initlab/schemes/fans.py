@@ -86,6 +86,8 @@ def check_shape(shape) -> tuple[int, ...]:
         dims = tuple(shape)
     except TypeError:
         raise fail("shape", shape, "a sequence of integers >= 0") from None
+    if all(type(s) is int and s >= 0 for s in dims) and not isinstance(shape, (str, bytes)):
+        return dims  # the common case, without the slower checks below
     if isinstance(shape, (str, bytes)) or any(
             isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0 for s in dims):
         raise fail("shape", shape, "a sequence of integers >= 0")

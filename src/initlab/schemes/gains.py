@@ -136,8 +136,7 @@ def gaussian_expectation(fn: Callable, mean: float = 0.0, std: float = 1.0, *,
     except (TypeError, AttributeError):
         y = np.asarray(fn(x), dtype=np.float64)
     if y.shape != x.shape:
-        raise InitlabError(f"activation: got a function mapping shape {x.shape} to {y.shape}; allowed: an "
-                           "elementwise function")
+        raise fail("activation", fn, f"an elementwise function (this one maps shape {x.shape} to {y.shape})")
     return float(np.dot(w, y))
 
 

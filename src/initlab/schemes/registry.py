@@ -138,7 +138,7 @@ def _keras(cfg: dict) -> Initializer:
                    "known to initlab)")
     params = dict(check_type("config", cfg.get("config") or {}, Mapping, "a dict of the initializer's arguments"))
     seed = params.get("seed")
-    if seed is not None and not isinstance(seed, int):
+    if isinstance(seed, Mapping):
         raise fail("seed", seed, "an integer or null (a serialized SeedGenerator draws a stream initlab cannot "
                    "reproduce)")
     axes = params.pop("input_axes", None), params.pop("output_axes", None)

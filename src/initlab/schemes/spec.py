@@ -206,7 +206,7 @@ class Initializer:
         allowed = [p for p in inspect.signature(cls).parameters if p != "seed"]
         unknown = [k for k in params if k not in allowed]
         if unknown:
-            raise fail(f"{cls.name} parameter", unknown[0], ", ".join(allowed) or "none",
+            raise fail(f"unknown parameter of {cls.name}", unknown[0], ", ".join(allowed) or "none",
                        hint=suggest(str(unknown[0]), allowed) if allowed else "")
         return cls(**params, seed=seed)
 
