@@ -54,8 +54,8 @@ def test_unknown_names_are_rejected_with_the_nearest_names(field, value, needle)
     ("epochs", -1, "an integer >= 1"),
     ("batch_size", 0, "an integer >= 1"),
     ("seed", -1, "an integer >= 0"),
-    ("momentum", 1.0, "[0, 1)"),
-    ("bias", "yes", "true or false"),
+    ("momentum", 1.0, ">= 0 and < 1"),
+    ("bias", "yes", "True or False"),
     ("grad_std_steps", -1, "an integer >= 0"),
 ])
 def test_bad_numbers_name_the_field_value_and_what_is_allowed(field, value, allowed):

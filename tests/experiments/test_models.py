@@ -62,8 +62,9 @@ def test_builder_errors(call, match):
 
 
 def test_parse_spec_forms_and_defaults():
-    assert parse_spec("mlp:depth=30,width=256,act=relu,init=xavier_normal,bias=1") == {
-        "name": "mlp", "depth": 30, "width": 256, "act": "relu", "init": "xavier_normal", "bias": True}
+    # aliases and case are normalized to the canonical scheme name
+    assert parse_spec("mlp:depth=30,width=256,act=relu,init=Xavier_Normal,bias=1") == {
+        "name": "mlp", "depth": 30, "width": 256, "act": "relu", "init": "glorot_normal", "bias": True}
     assert parse_spec("mlp") == {"name": "mlp", "depth": 5, "width": 128, "act": "relu", "init": "auto",
                                  "bias": True}
     assert parse_spec("CNN: channels=16, depth=3, act=ReLU, init=he_normal") == {
@@ -73,6 +74,55 @@ def test_parse_spec_forms_and_defaults():
                                            "init": "orthogonal", "bias": False}
     cfg = {"name": "random_normal", "params": {"std": 0.01}}
     assert parse_spec({"name": "mlp", "init": cfg})["init"] == cfg
+    # the sweep's inline spelling, with commas inside the parentheses
+    assert parse_spec("mlp:depth=3,init=random_normal(std=0.01),width=8") == {
+        "name": "mlp", "depth": 3, "width": 8, "act": "relu", "init": cfg, "bias": True}
+    assert parse_spec("mlp:init=kaiming_normal(a=0.1, mode=fan_out),depth=2")["init"] == {
+        "name": "he_normal", "params": {"a": 0.1, "mode": "fan_out"}}
+
+
+def test_inline_scheme_in_a_spec_builds_the_law():
+    net = build_model("mlp:depth=2,width=64,init=random_normal(std=0.01, mean=0)", (1, 8, 8), 10, seed=0)
+    w = net[3].weight.detach()
+    assert abs(float(w.std()) - 0.01) < 0.001 and abs(float(w.mean())) < 0.001
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("mlp:init=random_normal(std=-1)", r"std: got -1"),
+    ("mlp:init=random_normal(std=0.01", r"mlp spec field 'init': got 'random_normal\(std=0.01'"),
+    ("mlp:init=random_normal(sd=1)", r"unknown parameter\(s\) 'sd'"),
+])
+def test_bad_inline_schemes_are_one_line(spec, match):
+    with pytest.raises(InitlabError, match=match) as err:
+        build_model(spec, (1, 8, 8), 10)
+    assert "\n" not in str(err.value)
+
+
+def test_a_model_too_large_for_memory_says_how_much_it_needs(monkeypatch):
+    from initlab.experiments import models
+
+    monkeypatch.setattr(models, "available_memory", lambda: 2**30)
+    allocated = []
+    monkeypatch.setattr(models, "_construct", lambda *a: allocated.append(a))
+    spec = "mlp:depth=30,width=8192"
+    with pytest.raises(InitlabError) as err:
+        build_model(spec, (1, 8, 8), 10)
+    n = 64 * 8192 + 8192 + 29 * (8192 * 8192 + 8192) + 8192 * 10 + 10  # counted independently here
+    msg = str(err.value)
+    assert msg.startswith("mlp spec: got 'mlp:depth=30,width=8192'") and f"{n:,} parameters" in msg
+    assert f"{n * 4 / 2**30:.3g} GiB" in msg and "1 GiB of memory available" in msg
+    assert not allocated  # refused before anything was built
+    with pytest.raises(InitlabError, match="GiB"):
+        models.check_model(spec, (1, 8, 8), 10)
+
+
+@pytest.mark.parametrize("spec, shape", [("mlp:depth=3,width=7,bias=0", (2, 5)), ("cnn:channels=5,depth=4", (3, 9, 9)),
+                                         ("cnn:channels=4,depth=1", (2, 11)), ("mlp:depth=1,width=3", (4,))])
+def test_parameter_count_matches_the_built_model(spec, shape):
+    from initlab.experiments.models import parameter_count
+
+    net = build_model(spec, shape, 6)
+    assert parameter_count(spec, shape, 6) == sum(p.numel() for p in net.parameters())
 
 
 @pytest.mark.parametrize("spec, match", [

@@ -3,13 +3,16 @@ different config, grouping runs for the stacked trainer, and determinism."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -168,12 +171,52 @@ def test_leftover_temporary_and_corrupt_files_are_cleaned_and_redone(tmp_path):
     Fake().run(out, batched=False)
     victim = sorted((out / "runs").glob("*.json"))[3]
     victim.write_text('{"run_id": "half-writ')  # as if written by something that is not atomic
-    (out / "runs" / f".{victim.name}.123.tmp").write_text("{")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (out / "runs" / f".{victim.name}.{dead}.tmp").write_text("{")  # a killed process's half-written file
+    (out / f".results.csv.{dead}.0a1b.tmp").write_text("run_id")
     fake = Fake()
     result = fake.run(out, batched=False)
     assert result.trained == [victim.stem] and len(fake.single) == 1
-    assert not list((out / "runs").glob(".*.tmp"))
+    assert not list((out / "runs").glob(".*.tmp")) and not list(out.glob(".*.tmp"))
     assert json.loads(victim.read_text())["run_id"] == victim.stem
+
+
+def test_a_live_process_temporary_file_is_never_deleted(tmp_path):
+    out = tmp_path / "s"
+    Fake().run(out)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            theirs = out / "runs" / f".someone-elses.json.{other.pid}.beef.tmp"
+            theirs.write_text("{ still being written")
+            Fake().run(out)
+            assert theirs.read_text() == "{ still being written"
+        finally:
+            other.kill()
+
+
+def test_a_run_file_cut_short_is_redone(tmp_path):
+    out = tmp_path / "s"
+    Fake().run(out, batched=False)
+    victim = sorted((out / "runs").glob("*.json"))[2]
+    record = json.loads(victim.read_text())
+    assert len(record["history"]) == GRID["epochs"] + 1
+    record["history"] = record["history"][:-1]  # the config says 2 epochs; the file holds 1
+    victim.write_text(json.dumps(record))
+    fake = Fake()
+    result = fake.run(out, batched=False)
+    assert result.trained == [victim.stem]
+    assert len(json.loads(victim.read_text())["history"]) == GRID["epochs"] + 1
+
+
+def test_a_diverged_run_with_a_short_history_is_finished():
+    from initlab.experiments.sweep import history_complete
+
+    rows = [{"epoch": 0, "diverged": False}, {"epoch": 1, "diverged": True}]
+    assert history_complete(rows, 5) and not history_complete(rows[:1], 5)
+    assert history_complete(rows[:1] + [{"epoch": 1, "diverged": False}], 1)
+    assert not history_complete([{"epoch": 0}, {"epoch": 2}], 2) and not history_complete([], 0)
+    assert not history_complete("x", 1) and not history_complete([{"epoch": 0}, "x"], 1)
 
 
 def test_a_different_config_in_an_existing_directory_is_an_error(tmp_path):
@@ -198,10 +241,93 @@ def test_two_processes_never_write_one_directory(tmp_path):
     Fake().run(out)
     with open(out / ".lock", "w") as held:  # as another running sweep would hold it
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(InitlabError, match="being written by another running sweep"):
+        with pytest.raises(InitlabError, match="being written by another sweep"):
             Fake().run(out)
         fcntl.flock(held.fileno(), fcntl.LOCK_UN)
     assert Fake().run(out).reused  # free again
+
+
+class SlowFake(Fake):
+    """Trains slowly enough that two sweeps started together overlap."""
+
+    def batched(self, cfgs, data=None):
+        time.sleep(0.3)
+        return super().batched(cfgs, data)
+
+
+@pytest.mark.parametrize("same_config", [True, False])
+def test_two_sweeps_started_together_on_a_fresh_directory(tmp_path, same_config):
+    """One runs; the other is told, in one line, that the directory is being written by another sweep;
+    the directory ends with one sweep's config and only that sweep's results."""
+    pytest.importorskip("fcntl")
+    out = tmp_path / "fresh"
+    configs = [GRID, GRID if same_config else {**GRID, "depth": [4]}]
+    start = threading.Barrier(2)
+    outcome: list = [None, None]
+
+    def go(k):
+        start.wait()
+        try:
+            outcome[k] = SlowFake().run(out, config=configs[k])
+        except InitlabError as exc:
+            outcome[k] = exc
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    errors = [o for o in outcome if isinstance(o, InitlabError)]
+    done = [k for k, o in enumerate(outcome) if not isinstance(o, InitlabError)]
+    assert len(errors) == 1 and len(done) == 1, outcome
+    assert "being written by another sweep" in str(errors[0]) and "\n" not in str(errors[0])
+    winner = SweepConfig.from_dict(configs[done[0]]).resolve()
+    assert json.loads((out / "config.json").read_text())["sweep"] == json.loads(json.dumps(winner.to_dict()))
+    assert sorted(p.stem for p in (out / "runs").glob("*.json")) == sorted(s.run_id for s in winner.runs())
+    assert not list(out.glob(".*.tmp")) and not list((out / "runs").glob(".*.tmp"))
+
+
+def test_the_lock_is_taken_before_the_config_is_read(tmp_path, monkeypatch):
+    """Nothing in the directory is read or written before the lock is held."""
+    from initlab.experiments import sweep
+
+    events = []
+    real_exclusive, real_prepare = sweep._exclusive, sweep._prepare
+
+    @contextlib.contextmanager
+    def exclusive(out):
+        with real_exclusive(out):
+            events.append("locked")
+            yield
+
+    monkeypatch.setattr(sweep, "_exclusive", exclusive)
+    monkeypatch.setattr(sweep, "_prepare", lambda *a: (events.append("prepare"), real_prepare(*a))[1])
+    Fake().run(tmp_path / "s")
+    assert events == ["locked", "prepare"]
+
+
+@pytest.mark.parametrize("alias", ["kaiming_normal", "He_Normal", "kaiming_normal_"])
+def test_an_alias_resumes_the_sweep_of_its_canonical_name(tmp_path, alias):
+    first = Fake().run(tmp_path / "s", config={**GRID, "scheme": ["he_normal", "lecun_normal"]})
+    fake = Fake()
+    again = fake.run(tmp_path / "s", config={**GRID, "scheme": [alias, "LeCun_Normal"]})
+    assert again.trained == [] and sorted(again.reused) == sorted(first.run_ids)
+    assert not fake.single and not fake.groups
+
+
+@pytest.mark.parametrize("scheme, needle", [
+    ("random_normal(std=-1)", "std: got -1"),
+    ("random_uniform(minval=1, maxval=0)", "minval"),
+    ("identity(gain=nan)", "gain"),
+])
+def test_every_scheme_parameter_is_resolved_before_the_directory_is_made(tmp_path, scheme, needle):
+    fake = Fake()
+    with pytest.raises(InitlabError, match=re.escape(needle)) as err:
+        fake.run(tmp_path / "never", config={**GRID, "scheme": ["he_normal", scheme]})
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "never").exists() and not fake.single and not fake.groups
+    # the corrected command then runs in the same place
+    assert len(Fake().run(tmp_path / "never", config={**GRID, "scheme": ["he_normal"]}).trained) == 4
 
 
 def test_a_bad_config_is_rejected_before_anything_is_written(tmp_path):

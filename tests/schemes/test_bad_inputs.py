@@ -36,14 +36,14 @@ def _keras(class_name, **config):
 # (id, call(target), fragment, target factory)
 BAD = [
     # names and configs
-    ("unknown_name", lambda t: initlab.get("he_norml")(t), "scheme: got 'he_norml'", None),
+    ("unknown_name", lambda t: initlab.get("he_norml")(t), "scheme: got unknown name 'he_norml'", None),
     ("ZerO", lambda t: initlab.get("ZerO")(t), "scheme: got 'ZerO'", None),
     ("mixed_case_clash", lambda t: initlab.get("zerO")(t), "scheme: got 'zerO'", None),
     ("identifier_int", lambda t: initlab.get(3)(t), "scheme: got 3", None),
     ("config_without_name", lambda t: initlab.get({"nam": "x"})(t), "config: got ['nam']", None),
     ("params_list", lambda t: initlab.get({"name": "he_normal", "params": [1, 2]})(t), "params: got list", None),
     ("unknown_param", lambda t: initlab.get({"name": "he_normal", "params": {"gian": 2}})(t),
-     "unknown parameter of he_normal: got 'gian'", None),
+     "he_normal: got unknown parameter(s) 'gian'", None),
     ("keras_custom", lambda t: initlab.get({**_keras("HeNormal"), "registered_name": "pkg>Mine"})(t),
      "registered_name: got 'pkg>Mine'", None),
     ("keras_seed_generator", lambda t: initlab.get(_keras("HeNormal", seed={"class_name": "SeedGenerator"}))(t),
@@ -137,7 +137,7 @@ def test_the_table_covers_every_kind_of_argument():
 
 # the command line: (arguments, fragment)
 CLI = [
-    (["show", "he_norml", "--shape", "4", "5"], "scheme: got 'he_norml'"),
+    (["show", "he_norml", "--shape", "4", "5"], "scheme: got unknown name 'he_norml'"),
     (["show", "he_normal", "--shape", "2.5", "3"], "shape: got [2.5, 3]"),
     (["show", "he_normal", "--shape", "x", "3"], "shape: got ['x', 3]"),
     (["show", "he_normal", "--shape", "4", "5", "--groups", "x"], "--groups: got 'x'"),

@@ -25,7 +25,7 @@ def _fail(exc: Exception) -> click.ClickException:
 
 
 @click.command("sweep")
-@click.argument("config_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config_file", required=False, type=click.Path(path_type=Path))
 @click.option("--scheme", multiple=True, help="Initialization scheme, e.g. he_normal or 'random_normal(std=0.01)'. Repeat for a grid.")
 @click.option("--activation", multiple=True, help="Hidden activation (relu, tanh, sigmoid, ...). Repeatable.")
 @click.option("--depth", multiple=True, type=int, help="Number of hidden layers. Repeatable.")
@@ -41,7 +41,7 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--bias/--no-bias", default=None, help="Whether layers have biases (initialized to 0).")
 @click.option("--grad-std-step", "grad_std_steps", multiple=True, type=int,
               help="Optimisation step at which per-layer gradient stds are recorded. Repeatable.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default runs/sweep-<hash of the config>). Run the same command again to resume.")
 @click.option("--no-batch", is_flag=True, help="Train run by run instead of stacking runs that share an architecture.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -122,7 +122,7 @@ def _num(value) -> str:
 @click.option("--quick", is_flag=True, help="The reduced budget used by the test suite (seconds, not a minute).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every run in the experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Also write the result (verdict, numbers, rows) to this JSON file.")
 def experiment_cmd(name, quick, seed, as_json, out):
     """Reproduce a claim about initialization and say whether it holds, with the deciding numbers.
@@ -130,7 +130,9 @@ def experiment_cmd(name, quick, seed, as_json, out):
     NAME is one of the presets (symmetry, vanishing, exploding, xavier-vs-he, glorot2010,
     activation-guide, orthogonal-depth), "all", or "list" to show them.
     """
-    from ..experiments.presets import PRESETS, run_preset
+    from ..experiments import presets
+    from ..experiments.files import atomic_write, writable_file
+    from ..experiments.presets import PRESETS
 
     if name == "list":
         for key, preset in PRESETS.items():
@@ -139,8 +141,13 @@ def experiment_cmd(name, quick, seed, as_json, out):
     names = list(PRESETS) if name == "all" else [name]
     results = []
     try:
+        budget = "quick" if quick else "full"
+        for key in names:  # every argument is checked before any experiment runs
+            presets.check_request(key, budget, seed)
+        if out is not None:
+            writable_file(out, "out")
         for key in names:
-            results.append(run_preset(key, budget="quick" if quick else "full", seed=seed))
+            results.append(presets.run_preset(key, budget=budget, seed=seed))
             if not as_json:
                 _print_preset(results[-1])
     except InitlabError as exc:
@@ -150,7 +157,10 @@ def experiment_cmd(name, quick, seed, as_json, out):
     if as_json:
         click.echo(text)
     if out is not None:
-        out.write_text(text + "\n")
+        try:
+            atomic_write(out, text + "\n")
+        except InitlabError as exc:
+            raise _fail(exc) from None
 
 
 def _print_preset(result) -> None:

@@ -10,7 +10,7 @@ from ..errors import InitlabError
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", default="initlab-out", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default="initlab-out", show_default=True, type=click.Path(),
               help="Folder for report.html and the PNG figures.")
 @click.option("--budget", type=click.Choice(["full", "quick"]), default="full", show_default=True,
               help="full: every claim at its stated size (about 3 minutes on 2 cores); quick: reduced budgets.")
@@ -27,7 +27,7 @@ def demo_cmd(out_dir, budget, seed, presets):
             result = run_demo(out_dir, budget=budget, seed=seed, presets=chosen,
                               progress=lambda msg: status.update(f"[bold]initlab demo[/]: {msg}"))
         except InitlabError as e:
-            raise click.ClickException(str(e))
+            raise click.ClickException(str(e)) from None
     t = Table(title="initlab demo: the claims, reproduced on digits")
     t.add_column("claim")
     t.add_column("verdict")
@@ -41,15 +41,21 @@ def demo_cmd(out_dir, budget, seed, presets):
 
 
 @click.command("report")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+@click.argument("run_dir", type=click.Path(file_okay=True))
+@click.option("--out", "out_dir", default=None, type=click.Path(),
               help="Folder for the report (default: RUN_DIR/report).")
 def report_cmd(run_dir, out_dir):
-    """Render a sweep's run directory (written by `initlab sweep --out RUN_DIR`) as an HTML report."""
+    """Render a sweep's run directory (written by `initlab sweep --out RUN_DIR`) as an HTML report.
+
+    What is read is checked: a corrupt or foreign config.json or results.csv is an error naming the
+    file; runs or epochs missing from the table are named in a warning (here and on the page) and
+    left out of the report."""
     from ..report.sweep_report import render_run_dir
 
     try:
-        path = render_run_dir(run_dir, out_dir)
+        result = render_run_dir(run_dir, out_dir)
     except InitlabError as e:
-        raise click.ClickException(str(e))
-    click.echo(f"report: {path.resolve()}")
+        raise click.ClickException(str(e)) from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"report: {result.path.resolve()}")

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..errors import InitlabError, check_choice, suggest
+from ..errors import InitlabError, check_bool, check_choice, check_int, check_number, check_positive, suggest
 
 __all__ = ["AXES", "FIXED", "RunSpec", "SchemeSpec", "SweepConfig", "load_config", "parse_config_text",
-           "parse_scheme"]
+           "parse_scheme", "split_top_level"]
 
 #: Grid axes, in the order the Cartesian product is taken (the last one varies fastest).
 AXES = ("dataset", "scheme", "activation", "depth", "width", "optimizer", "lr", "seed")
@@ -107,7 +107,7 @@ def parse_scheme(spec: Any, *, arg: str = "scheme") -> SchemeSpec:
     name, inner = m.group(1), m.group(2)
     params: dict[str, Any] = {}
     if inner and inner.strip():
-        for part in _split_args(inner):
+        for part in split_top_level(inner):
             key, eq, raw = part.partition("=")
             key, raw = key.strip(), raw.strip()
             if not eq or not key.isidentifier() or not raw:
@@ -120,8 +120,12 @@ def parse_scheme(spec: Any, *, arg: str = "scheme") -> SchemeSpec:
     return SchemeSpec(name, params)
 
 
-def _split_args(text: str) -> list[str]:
-    """Split ``a=1, b=[1, 2]`` at top-level commas."""
+def split_top_level(text: str) -> list[str]:
+    """Split ``a=1, b=[1, 2], init=f(x=1, y=2)`` at the commas outside brackets and parentheses.
+
+    >>> split_top_level("depth=3,init=random_normal(std=0.01, mean=0)")
+    ['depth=3', 'init=random_normal(std=0.01, mean=0)']
+    """
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch in "([{":
@@ -182,21 +186,6 @@ def _dedupe(values: Iterable[Any]) -> list:
             seen.add(k)
             out.append(v)
     return out
-
-
-def _int(arg: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and (not math.isfinite(value) or not value.is_integer())):
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    if value < minimum:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
-
-
-def _positive(arg: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a finite number > 0")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -344,47 +333,43 @@ def _check_axis(name: str, value: Any) -> Any:
         return check_choice("dataset", value, list(DATASETS))
     if name == "optimizer":
         return check_choice("optimizer", value, list(OPTIMIZERS))
-    if name == "depth":
-        return _int("depth", value, minimum=1)
-    if name == "width":
-        return _int("width", value, minimum=1)
+    if name in ("depth", "width"):
+        return check_int(name, value, minimum=1)
     if name == "seed":
-        return _int("seed", value, minimum=0)
+        return check_int("seed", value, minimum=0)
     if name == "lr":
-        return _positive("lr", value)
+        return check_positive("lr", value)
     raise AssertionError(name)
 
 
 def _check_fixed(name: str, value: Any) -> Any:
-    if name == "epochs":
-        return _int("epochs", value, minimum=1)
-    if name == "batch_size":
-        return _int("batch_size", value, minimum=1)
+    if name in ("epochs", "batch_size"):
+        return check_int(name, value, minimum=1)
     if name == "momentum":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise InitlabError(f"momentum: got {value!r}; allowed: a number in [0, 1)")
-        return float(value)
+        return check_number("momentum", value, minimum=0.0, maximum=1.0, open_max=True)
     if name == "model":
         from .models import MODEL_KINDS
 
         return check_choice("model", value, list(MODEL_KINDS))
     if name == "bias":
-        if not isinstance(value, bool):
-            raise InitlabError(f"bias: got {value!r}; allowed: true or false (whether layers have biases)")
-        return value
+        return check_bool("bias", value)
     if name == "grad_std_steps":
         steps = _as_list(value)
-        return tuple(_int("grad_std_steps", s, minimum=0) for s in steps)
+        return tuple(check_int("grad_std_steps", s, minimum=0) for s in steps)
     raise AssertionError(name)
 
 
 def _check_scheme(value: Any, *, arg: str = "scheme") -> SchemeSpec:
     import initlab
 
+    from ..schemes.registry import canonical_name
+
     spec = parse_scheme(value, arg=arg)
     if spec.name.lower() == "auto" and not spec.params:
         return SchemeSpec("auto")
     try:
+        # aliases and case are normalized, so 'kaiming_normal' and 'He_Normal' name the 'he_normal' runs
+        spec = SchemeSpec(canonical_name(spec.name), dict(spec.params))
         initlab.get(spec.to_config() if spec.params else spec.name)
     except InitlabError as exc:
         msg = str(exc)
@@ -462,10 +447,9 @@ def load_config(path: str | Path) -> dict:
     fmt = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix)
     if fmt is None:
         raise InitlabError(f"config: got a file ending {suffix or '(no suffix)'!r}; allowed: .toml, .json, .yaml, .yml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InitlabError(f"config: no such file {str(path)!r}") from None
+    from .files import read_text
+
+    text = read_text(path, "config")  # one line for a missing file, a folder, no permission, non-UTF-8 bytes
     data = parse_config_text(text, fmt, source=str(path))
     if not isinstance(data, Mapping):
         raise InitlabError(f"{path}: got a {type(data).__name__} at the top level; allowed: a table/mapping of fields")

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InitlabError, check_positive, suggest
+from ..errors import InitlabError, check_int, check_positive, suggest
 
 __all__ = ["Dataset", "DATASETS", "load", "data_root"]
 
@@ -93,8 +93,7 @@ def load(name: str, *, seed: int = 0, root: str | Path | None = None, n_train: i
     if not isinstance(name, str) or name.lower() not in DATASETS:
         raise InitlabError(f"dataset: got {name!r}; allowed: {', '.join(DATASETS)}{suggest(str(name), DATASETS)}")
     name = name.lower()
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InitlabError(f"seed: got {seed!r}; allowed: an integer >= 0")
+    seed = check_int("seed", seed, minimum=0)
     n_train = _check_count("n_train", n_train)
     n_test = _check_count("n_test", n_test)
     if noise is not None:
@@ -126,11 +125,7 @@ def load(name: str, *, seed: int = 0, root: str | Path | None = None, n_train: i
 
 
 def _check_count(arg: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: None or an integer >= 1")
-    return value
+    return None if value is None else check_int(arg, value, minimum=1)
 
 
 def _subset(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator):

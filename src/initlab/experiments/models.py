@@ -14,14 +14,17 @@ A model is described by a spec, a string or a dict::
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from ..errors import InitlabError, check_choice, suggest
+from ..errors import InitlabError, check_choice, check_int, fail, suggest
 
-__all__ = ["ACTIVATIONS", "MODEL_KINDS", "activation_module", "mlp", "small_cnn", "build_model", "parse_spec"]
+__all__ = ["ACTIVATIONS", "MODEL_KINDS", "activation_module", "mlp", "small_cnn", "build_model", "parse_spec",
+           "check_model", "parameter_count", "available_memory"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -53,12 +56,6 @@ def activation_module(name: str) -> nn.Module:
     return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]()
 
 
-def _check_int(arg: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    return value
-
-
 def _check_shape(input_shape) -> tuple[int, ...]:
     ok = isinstance(input_shape, (tuple, list, torch.Size)) and len(input_shape) > 0 and all(
         isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in input_shape)
@@ -75,9 +72,9 @@ def mlp(input_shape, num_classes: int, depth: int, width: int, activation: str =
     width → num_classes. ``depth`` counts hidden layers, so the net has depth + 1 linear layers.
     """
     shape = _check_shape(input_shape)
-    num_classes = _check_int("num_classes", num_classes)
-    depth = _check_int("depth", depth)
-    width = _check_int("width", width)
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    depth = check_int("depth", depth, minimum=1)
+    width = check_int("width", width, minimum=1)
     act = check_choice("activation", activation, ACTIVATIONS)
     fan_in = 1
     for s in shape:
@@ -100,9 +97,9 @@ def small_cnn(input_shape, num_classes: int, channels: int = 16, depth: int = 2,
     if len(shape) not in (2, 3):
         raise InitlabError(f"input_shape: got {tuple(input_shape)!r} for a CNN; allowed: (C, L) for 1-D "
                            "or (C, H, W) for 2-D inputs")
-    num_classes = _check_int("num_classes", num_classes)
-    depth = _check_int("depth", depth)
-    channels = _check_int("channels", channels)
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    depth = check_int("depth", depth, minimum=1)
+    channels = check_int("channels", channels, minimum=1)
     act = check_choice("activation", activation, ACTIVATIONS)
     conv = nn.Conv1d if len(shape) == 2 else nn.Conv2d
     pool = nn.AdaptiveAvgPool1d(1) if len(shape) == 2 else nn.AdaptiveAvgPool2d(1)
@@ -120,7 +117,7 @@ def _parse_value(key: str, raw: Any, kind: str) -> Any:
                 raw = int(raw.strip())
             except ValueError:
                 raise InitlabError(f"{kind} spec field {key!r}: got {raw!r}; allowed: an integer >= 1") from None
-        return _check_int(f"{kind} spec field {key!r}", raw)
+        return check_int(f"{kind} spec field {key!r}", raw, minimum=1)
     if key == "bias":
         if isinstance(raw, bool):
             return raw
@@ -135,27 +132,34 @@ def _parse_value(key: str, raw: Any, kind: str) -> Any:
     if key == "act":
         return check_choice(f"{kind} spec field 'act'", str(raw).strip() if isinstance(raw, str) else raw,
                             ACTIVATIONS)
-    # init: a scheme name or a {"name": ..., "params": {...}} config, checked by initlab itself
-    if isinstance(raw, str):
-        return raw.strip()
-    if isinstance(raw, Mapping) and "name" in raw:
-        return dict(raw)
-    raise InitlabError(f"{kind} spec field 'init': got {raw!r}; allowed: a scheme name or "
+    # init: a scheme name, 'name(k=v, ...)' or a {"name": ..., "params": {...}} config, spelt as the
+    # sweep spells it; aliases and case are normalized ('kaiming_normal' is 'he_normal')
+    if isinstance(raw, (str, Mapping)):
+        from .config import parse_scheme
+        from ..schemes.registry import canonical_name
+
+        scheme = parse_scheme(raw if isinstance(raw, str) else dict(raw), arg=f"{kind} spec field 'init'")
+        name = "auto" if scheme.name.lower() == "auto" else canonical_name(scheme.name)
+        return {"name": name, "params": dict(scheme.params)} if scheme.params else name
+    raise InitlabError(f"{kind} spec field 'init': got {raw!r}; allowed: a scheme name, 'name(k=v, ...)' or "
                        "{'name': ..., 'params': {...}}")
 
 
 def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     """Parse a model spec into ``{"name": kind, field: value, ...}`` with defaults filled in.
 
-    String form: ``"<kind>:key=value,key=value"`` (``<kind>`` alone is fine). Dict form:
+    String form: ``"<kind>:key=value,key=value"`` (``<kind>`` alone is fine); ``init`` may carry
+    parameters as the sweep writes them, ``init=random_normal(std=0.01)``. Dict form:
     ``{"name": kind, key: value, ...}``, optionally with the fields under ``"params"``.
     Fields: mlp — depth (5), width (128), act (relu), init (auto), bias (1); cnn — channels (16),
     depth (2), act, init, bias. ``activation`` and ``scheme`` are accepted for act and init.
     """
     if isinstance(spec, str):
+        from .config import split_top_level
+
         kind_text, _, rest = spec.partition(":")
         fields: dict[str, Any] = {}
-        for item in filter(None, (p.strip() for p in rest.split(","))):
+        for item in filter(None, (p.strip() for p in split_top_level(rest))):
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
                 raise InitlabError(f"model spec {spec!r}: item {item!r} is not key=value")
@@ -195,23 +199,98 @@ def build_model(spec: str | Mapping[str, Any], input_shape, num_classes: int, se
     ['Flatten', 'Linear', 'Tanh', 'Linear', 'Tanh', 'Linear']
     """
     fields = parse_spec(spec)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InitlabError(f"seed: got {seed!r}; allowed: an integer >= 0")
+    seed = check_int("seed", seed, minimum=0)
+    _check_memory(fields, input_shape, num_classes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if fields["name"] == "mlp":
-            model = mlp(input_shape, num_classes, fields["depth"], fields["width"], fields["act"], fields["bias"])
-        else:
-            model = small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"],
-                              fields["bias"])
+        model = _construct(fields, input_shape, num_classes)
     _initialize(model, fields["init"], seed)
     return model
 
 
-def _initialize(model: nn.Module, init: str | dict, seed: int) -> None:
+def _construct(fields: dict, input_shape, num_classes: int) -> nn.Module:
+    if fields["name"] == "mlp":
+        return mlp(input_shape, num_classes, fields["depth"], fields["width"], fields["act"], fields["bias"])
+    return small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"], fields["bias"])
+
+
+def _initialize(model: nn.Module, init: str | dict, seed: int | None, *, dry_run: bool = False):
     import initlab
 
     name = init if isinstance(init, str) else str(init.get("name", ""))
     # PyTorch's own init covers biases too; every other scheme starts biases at zero
     bias = "torch_default" if name.lower() in ("torch_default", "pytorch_default", "default") else "zeros"
-    initlab.initialize(model, scheme=init, bias=bias, seed=seed)
+    return initlab.initialize(model, scheme=init, bias=bias, seed=seed, dry_run=dry_run)
+
+
+def parameter_count(spec: str | Mapping[str, Any], input_shape, num_classes: int) -> int:
+    """The number of parameters the model ``spec`` has for ``input_shape`` and ``num_classes``,
+    counted from the spec without building anything.
+
+    MLP: (∏input_shape + 1)·width + (depth − 1)·(width + 1)·width + (width + 1)·classes (the +1
+    terms are biases; without biases they drop out). CNN with C channels and 3-wide kernels over
+    ``c_in`` input channels and d spatial dims: (c_in·3ᵈ + 1)·C + (depth − 1)·(C·3ᵈ + 1)·C + (C + 1)·classes.
+
+    >>> parameter_count("mlp:depth=2,width=16", (1, 8, 8), 10)
+    1482
+    """
+    fields = parse_spec(spec)
+    shape = _check_shape(input_shape)
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    b = 1 if fields["bias"] else 0
+    depth = fields["depth"]
+    if fields["name"] == "mlp":
+        w = fields["width"]
+        return (math.prod(shape) + b) * w + (depth - 1) * (w + b) * w + (w + b) * num_classes
+    c, k = fields["channels"], 3 ** (len(shape) - 1)
+    return (shape[0] * k + b) * c + (depth - 1) * (c * k + b) * c + (c + b) * num_classes
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (``MemAvailable`` of ``/proc/meminfo``, else
+    the physical memory), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def _check_memory(fields: dict, input_shape, num_classes: int, bytes_per_parameter: int = 4) -> int:
+    """Raise before allocating when the parameters alone (fp32) would not fit in the available memory."""
+    count = parameter_count(fields, input_shape, num_classes)
+    need = count * bytes_per_parameter
+    have = available_memory()
+    if have is not None and need > have:
+        raise fail(f"{fields['name']} spec", _describe(fields),
+                   f"a model whose parameters fit in the {_gib(have)} of memory available (this one has "
+                   f"{count:,} parameters: {_gib(need)} in fp32, before gradients and optimizer state)")
+    return need
+
+
+def _describe(fields: dict) -> str:
+    size = "width" if fields["name"] == "mlp" else "channels"
+    return f"{fields['name']}:depth={fields['depth']},{size}={fields[size]}"
+
+
+def check_model(spec: str | Mapping[str, Any], input_shape, num_classes: int) -> dict:
+    """Check, without allocating anything, that ``spec`` can be built and initialized for this input:
+    the spec parses, its parameters fit in memory, and its scheme resolves for every layer's shape
+    (built on the ``meta`` device, planned with ``initialize(..., dry_run=True)``). Returns the
+    parsed spec; raises the one-line error :func:`build_model` would raise."""
+    fields = parse_spec(spec)
+    _check_memory(fields, input_shape, num_classes)
+    with torch.device("meta"):
+        model = _construct(fields, input_shape, num_classes)
+    _initialize(model, fields["init"], None, dry_run=True)
+    return fields

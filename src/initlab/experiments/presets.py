@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import InitlabError, suggest
+from ..errors import InitlabError, check_int, suggest
 
 __all__ = ["PRESETS", "BUDGETS", "Preset", "PresetResult", "run_preset"]
 
@@ -655,6 +655,15 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 )}
 
 
+def check_request(name: str, budget: str = "full", seed: int = 0) -> tuple[str, str, int]:
+    """Check a preset name, budget and seed (before any work); return them normalized."""
+    if not isinstance(name, str) or name not in PRESETS:
+        raise InitlabError(f"preset: got {name!r}; allowed: {', '.join(PRESETS)}{suggest(str(name), PRESETS)}")
+    if budget not in BUDGETS:
+        raise InitlabError(f"budget: got {budget!r}; allowed: {', '.join(map(repr, BUDGETS))}")
+    return name, budget, check_int("seed", seed, minimum=0)
+
+
 def run_preset(name: str, budget: str = "full", seed: int = 0) -> PresetResult:
     """Reproduce the claim ``name`` (a key of :data:`PRESETS`) and judge it; see the module docstring.
 
@@ -664,12 +673,7 @@ def run_preset(name: str, budget: str = "full", seed: int = 0) -> PresetResult:
     """
     from .sweep import torch_threads
 
-    if not isinstance(name, str) or name not in PRESETS:
-        raise InitlabError(f"preset: got {name!r}; allowed: {', '.join(PRESETS)}{suggest(str(name), PRESETS)}")
-    if budget not in BUDGETS:
-        raise InitlabError(f"budget: got {budget!r}; allowed: {', '.join(map(repr, BUDGETS))}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InitlabError(f"seed: got {seed!r}; allowed: an integer >= 0")
+    name, budget, seed = check_request(name, budget, seed)
     preset = PRESETS[name]
     settings = dict(preset.budgets[budget])
     start = time.perf_counter()

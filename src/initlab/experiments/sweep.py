@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .._threads import torch_threads
-from ..errors import InitlabError
+from ..errors import InitlabError, check_int
 from .config import RunSpec, SweepConfig, _canonical
+from .files import atomic_write, os_error, read_text, remove_stale_temporaries, writable_dir
 
 __all__ = ["SweepResult", "run_sweep", "train_many", "torch_threads", "load_runs", "results_rows", "grad_rows",
-           "group_runs", "atomic_write"]
+           "group_runs", "atomic_write", "read_config", "history_complete"]
 
 FORMAT = 1
 CONFIG_FILE = "config.json"
@@ -52,32 +53,28 @@ GRAD_CSV = "grad_std.csv"
 
 # --------------------------------------------------------------------------- files
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader (or a restart after SIGKILL) sees either the old
-    file or the whole new one: write a temporary file next to it, fsync, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 @contextlib.contextmanager
 def _exclusive(out: Path):
-    """Hold an exclusive lock on ``out/.lock`` (POSIX ``flock``; released by the OS even on SIGKILL),
-    so that two processes never write one run directory at once."""
+    """Hold an exclusive lock on ``out/.lock`` (POSIX ``flock``; released by the OS even on SIGKILL)
+    for the whole sweep, so that two processes never read or write one run directory at once.
+
+    The lock is taken before anything in ``out`` is read or written (the folder itself is created
+    first if needed); the lock file is never removed, since removing it would let a third process
+    lock a new file while the second still holds the old one."""
     try:
         import fcntl
     except ImportError:  # no flock on this platform: one process per directory is up to the user
         yield
         return
-    with open(out / ".lock", "w") as fh:
+    try:
+        fh = open(out / ".lock", "a")
+    except OSError as exc:
+        raise os_error("out", out, exc, "opening its lock file") from None
+    with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InitlabError(f"out: {str(out)!r} is being written by another running sweep; allowed: "
+            raise InitlabError(f"out: got {str(out)!r}, which is being written by another sweep; allowed: "
                                "wait for it to finish, or use another --out directory") from None
         try:
             yield
@@ -100,35 +97,53 @@ def _dumps(obj: Any) -> str:
 
 # --------------------------------------------------------------------------- the run directory
 
+def read_config(out: str | Path, *, arg: str = "run_dir") -> SweepConfig:
+    """The resolved sweep config stored in ``out/config.json``; a missing, unreadable or foreign file
+    is one line naming the file and what is wrong."""
+    path = Path(out) / CONFIG_FILE
+    if not path.exists():
+        raise InitlabError(f"{arg}: got {str(out)!r}, which has no {CONFIG_FILE}; allowed: a run directory "
+                           "written by `initlab sweep --out DIR`")
+    text = read_text(path, CONFIG_FILE)
+    try:
+        stored = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InitlabError(f"{CONFIG_FILE}: got {str(path)!r}, which is not JSON (line {exc.lineno}, column "
+                           f"{exc.colno}: {exc.msg}); allowed: the file `initlab sweep` writes") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get("sweep"), dict):
+        raise InitlabError(f"{CONFIG_FILE}: got {str(path)!r}, which has no 'sweep' table (keys: "
+                           f"{sorted(stored) if isinstance(stored, dict) else type(stored).__name__}); allowed: "
+                           "the file `initlab sweep` writes")
+    if stored.get("format", FORMAT) != FORMAT:
+        raise InitlabError(f"{CONFIG_FILE}: got format {stored.get('format')!r} in {str(path)!r}; allowed: "
+                           f"format {FORMAT} (written by this version of initlab)")
+    try:
+        return SweepConfig.from_dict(stored["sweep"], source=str(path)).resolve()
+    except InitlabError as exc:
+        raise InitlabError(f"{CONFIG_FILE}: {str(path)!r} does not hold a valid sweep ({exc})") from None
+
+
 def _prepare(out: Path, resolved: SweepConfig) -> None:
-    """Create ``out`` or check that it holds this very sweep."""
+    """Check that ``out`` (locked by the caller) is empty or holds this very sweep; write its config."""
     wanted = resolved.to_dict()
     cfg_path = out / CONFIG_FILE
     if cfg_path.exists():
-        try:
-            stored = json.loads(cfg_path.read_text(encoding="utf-8"))
-            stored_sweep = stored["sweep"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise InitlabError(f"out: {str(out)!r} has an unreadable {CONFIG_FILE}; allowed: a new directory "
-                               "or one written by initlab sweep") from None
-        if _canonical(stored_sweep) != _canonical(wanted):
-            diff = _describe_diff(stored_sweep, wanted)
+        stored = read_config(out, arg="out").to_dict()
+        if _canonical(stored) != _canonical(wanted):
+            diff = _describe_diff(stored, wanted)
             raise InitlabError(f"out: {str(out)!r} already holds a sweep with a different config ({diff}); "
                                "allowed: the same config (to resume it) or a new --out directory")
-    elif out.exists() and any(p.name != RUNS_DIR and not p.name.startswith(".") for p in out.iterdir()):
+    elif any(p.name != RUNS_DIR and not p.name.startswith(".") for p in out.iterdir()):
         raise InitlabError(f"out: {str(out)!r} exists and is not a sweep directory (no {CONFIG_FILE}); "
                            "allowed: a new or empty directory")
-    (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    try:
+        (out / RUNS_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise os_error("out", out / RUNS_DIR, exc, "creating it") from None
     if not cfg_path.exists():
         from .. import __version__
 
         atomic_write(cfg_path, _dumps({"format": FORMAT, "initlab": __version__, "sweep": wanted}) + "\n")
-
-
-def _clear_leftovers(out: Path) -> None:
-    """Remove temporary files of writes that a killed process left unfinished."""
-    for leftover in list(out.glob(".*.tmp")) + list((out / RUNS_DIR).glob(".*.tmp")):
-        leftover.unlink(missing_ok=True)
 
 
 def _describe_diff(old: Mapping, new: Mapping) -> str:
@@ -138,15 +153,29 @@ def _describe_diff(old: Mapping, new: Mapping) -> str:
     return "; ".join(parts) or "different contents"
 
 
+def history_complete(history: Any, epochs: int) -> bool:
+    """Whether ``history`` is a whole run of ``epochs`` epochs: rows for epochs 0, 1, … in order, up to
+    ``epochs`` — or up to an epoch marked ``diverged`` (training stops there)."""
+    if not isinstance(history, list) or not history:
+        return False
+    for k, row in enumerate(history):
+        if not isinstance(row, dict) or row.get("epoch") != k:
+            return False
+    return history[-1]["epoch"] == epochs or bool(history[-1].get("diverged"))
+
+
 def _read_run(path: Path, spec: RunSpec) -> dict | None:
-    """The finished run stored at ``path``, or None when it is missing, unreadable or another run's."""
+    """The finished run stored at ``path``, or None when it is missing, unreadable, another run's, or
+    cut short (a history with fewer epochs than its config and no divergence)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     if not isinstance(record, dict) or record.get("run_id") != spec.run_id:
         return None
     if _canonical(record.get("params")) != _canonical(dict(spec.params)):
+        return None
+    if not history_complete(record.get("history"), spec.params["epochs"]):
         return None
     return record
 
@@ -154,8 +183,7 @@ def _read_run(path: Path, spec: RunSpec) -> dict | None:
 def load_runs(out: str | Path) -> list[dict]:
     """Every finished run of the sweep in ``out``, in the sweep's order."""
     out = Path(out)
-    stored = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8"))
-    specs = SweepConfig.from_dict(stored["sweep"]).runs()
+    specs = read_config(out).runs()
     records = []
     for spec in specs:
         record = _read_run(out / RUNS_DIR / f"{spec.run_id}.json", spec)
@@ -313,12 +341,6 @@ def train_many(configs: Sequence, data=None, *, batched: bool = True, max_group:
     return results
 
 
-def _positive_int(arg: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= 1")
-    return value
-
-
 # --------------------------------------------------------------------------- the entry point
 
 @dataclass
@@ -367,7 +389,8 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, ba
     MLPs of most sweeps one thread per process is fastest on a busy machine.
     """
     if threads is not None:
-        threads = _positive_int("threads", threads)
+        threads = check_int("threads", threads, minimum=1)
+    max_group = check_int("max_group", max_group, minimum=1)
     resolved = _coerce(config).validate()
     specs = resolved.runs()
     if train_fn is None:
@@ -377,16 +400,49 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, ba
     elif batched_fn is None:
         from .batched import train_batched as batched_fn
 
+    # everything that can fail is checked before the run directory is touched: every data set is
+    # loaded (missing files fail here), and every model of the grid is planned on the meta device
+    # (every scheme's parameters resolved against the real layer shapes, the memory it needs)
     data_cache: dict[tuple, Any] = {}
-    for name in resolved.dataset:  # a data set whose files are missing fails here, before anything runs
-        _data(name, data_cache, data_root)
+    shapes = {}
+    for name in resolved.dataset:
+        data = _data(name, data_cache, data_root)
+        shapes[name] = (tuple(data.input_shape), data.num_classes)
+    _check_models(specs, shapes)
 
-    out = Path(out)
-    _prepare(out, resolved)
+    out = writable_dir(out, "out")
     with _exclusive(out):
-        _clear_leftovers(out)
+        _prepare(out, resolved)
+        remove_stale_temporaries(out, out / RUNS_DIR)
         return _run(out, resolved, specs, data_cache, train_fn=train_fn, batched_fn=batched_fn,
                     max_group=max_group, progress=progress, console=console, data_root=data_root, threads=threads)
+
+
+def _check_models(specs: Sequence[RunSpec], shapes: Mapping[str, tuple]) -> None:
+    """Plan every distinct model of the grid on the meta device (nothing allocated): a bad scheme
+    parameter, a scheme that cannot fill a layer, or a model too large for memory fails here."""
+    from .models import check_model
+
+    seen = set()
+    for spec in specs:
+        cfg = spec.train_config()
+        model_spec = cfg.model_spec()
+        key = _canonical([cfg.dataset, model_spec])
+        if key in seen:
+            continue
+        seen.add(key)
+        input_shape, num_classes = shapes[cfg.dataset]
+        try:
+            check_model(model_spec, input_shape, num_classes)
+        except InitlabError as exc:
+            raise InitlabError(f"scheme {_scheme_label(cfg)!r} on {cfg.model} depth {cfg.depth} width {cfg.width}: "
+                               f"{exc}") from None
+
+
+def _scheme_label(cfg) -> str:
+    from .config import SchemeSpec
+
+    return SchemeSpec(cfg.scheme, cfg.scheme_params).label
 
 
 def _run(out: Path, resolved: SweepConfig, specs: list[RunSpec], data_cache: dict, *, train_fn, batched_fn,

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InitlabError, check_choice, check_positive, suggest
+from ..errors import InitlabError, check_bool, check_choice, check_int, check_number, check_positive, check_type, suggest
 from .datasets import DATASETS, Dataset, load
 from .models import ACTIVATIONS, MODEL_KINDS, build_model
 
@@ -79,21 +79,15 @@ class TrainConfig:
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("model", self.model, MODEL_KINDS)
         for name, minimum in (("depth", 1), ("width", 1), ("epochs", 1), ("batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise InitlabError(f"{name}: got {value!r}; allowed: an integer >= {minimum}")
+            check_int(name, getattr(self, name), minimum=minimum)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_positive("lr", self.lr)
-        check_positive("momentum", self.momentum, allow_zero=True)
-        if self.momentum >= 1:
-            raise InitlabError(f"momentum: got {self.momentum!r}; allowed: a number in [0, 1)")
-        if not isinstance(self.bias, bool):
-            raise InitlabError(f"bias: got {self.bias!r}; allowed: True or False")
-        steps = self.grad_std_steps
-        if not isinstance(steps, (tuple, list)) or any(
-                isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps):
-            raise InitlabError(f"grad_std_steps: got {steps!r}; allowed: a tuple of integers >= 0")
+        check_number("momentum", self.momentum, minimum=0.0, maximum=1.0, open_max=True)
+        check_bool("bias", self.bias)
+        steps = check_type("grad_std_steps", self.grad_std_steps, (tuple, list), "a tuple of integers >= 0")
+        for s in steps:
+            check_int("grad_std_steps", s, minimum=0)
         _check_scheme(self.scheme, self.scheme_params)
         return self
 

@@ -237,15 +237,19 @@ def _mean_by(rows, keys, value):
 def run_demo(out_dir: str | Path = "initlab-out", *, budget: str = "full", seed: int = 0,
              presets: Sequence[str] = PRESET_ORDER, progress: Callable[[str], None] | None = None) -> DemoResult:
     """Run the presets, measure what the figures need, and write ``report.html`` + PNGs to ``out_dir``."""
+    from ..experiments import presets as P
     from ..experiments.datasets import load
-    from ..experiments.presets import run_preset
+    from ..experiments.files import writable_dir
 
+    for name in presets:  # every argument is checked before any work
+        name, budget, seed = P.check_request(name, budget, seed)
     say = progress or (lambda msg: None)
+    out_dir = writable_dir(out_dir, "out")
     start = time.perf_counter()
     results = {}
     for name in presets:
         say(f"preset {name}")
-        results[name] = run_preset(name, budget=budget, seed=seed)
+        results[name] = P.run_preset(name, budget=budget, seed=seed)
     data = load("digits", seed=0)
     sections = []
 

@@ -29,12 +29,24 @@ def _plt():
     return plt
 
 
+#: Callables given every figure just before it is rendered (tests use this to inspect the axes).
+INSPECTORS: list = []
+
+
 def to_png(fig) -> bytes:
     """Render a figure to PNG bytes and close it."""
+    for inspect in INSPECTORS:
+        inspect(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     _plt().close(fig)
     return buf.getvalue()
+
+
+def _integer_ticks(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _grid(n: int, max_cols: int = 3):
@@ -104,40 +116,50 @@ def activation_histograms(acts: Mapping[str, Sequence[np.ndarray]], activation: 
 
 def layer_profile(rows: Sequence[Mapping], title: str) -> bytes:
     """Activation std and back-propagated gradient std against layer index, measured (solid) next to the
-    mean-field prediction (dashed) where present; log scale.
+    mean-field prediction (dashed) where present; log scale. A panel is drawn only for a quantity
+    that has data (a table with gradients only gives one panel).
 
     Each row: ``scheme``, ``layer`` (1-based index), ``act_std``, ``grad_std`` and optionally
     ``pred_act_std``, ``pred_grad_std``.
     """
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+
+    def positive(key):
+        return any(isinstance(r.get(key), (int, float)) and r.get(key) > 0 for r in rows)
+
+    panels = [(key, label, t) for key, label, t in (
+        ("act_std", "std of layer output", "forward: activations"),
+        ("grad_std", "std of back-propagated gradient", "backward: gradients")) if positive(key)]
+    if not panels:
+        raise ValueError("layer_profile: no positive act_std or grad_std to plot")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     schemes = list(dict.fromkeys(r["scheme"] for r in rows))
     colors = plt.get_cmap("tab10")
-    for k, s in enumerate(schemes):
-        rs = sorted((r for r in rows if r["scheme"] == s), key=lambda r: r["layer"])
-        x = [r["layer"] for r in rs]
-        for ax, key in ((a1, "act_std"), (a2, "grad_std")):
+    for ax, (key, ylabel, t) in zip(axes.flat, panels):
+        for k, s in enumerate(schemes):
+            rs = sorted((r for r in rows if r["scheme"] == s), key=lambda r: r["layer"])
+            x = [r["layer"] for r in rs]
             y = np.array([r.get(key, np.nan) for r in rs], dtype=float)
-            ax.plot(x, np.where(y > 0, y, np.nan), "o-", ms=3, color=colors(k), label=f"{s} (measured)")
+            ax.plot(x, np.where(y > 0, y, np.nan), "o-", ms=3, color=colors(k % 10), label=f"{s} (measured)")
             pred = np.array([r.get("pred_" + key, np.nan) for r in rs], dtype=float)
             if np.isfinite(pred).any():
-                ax.plot(x, np.where(pred > 0, pred, np.nan), "x--", ms=5, color=colors(k), alpha=0.8,
+                ax.plot(x, np.where(pred > 0, pred, np.nan), "x--", ms=5, color=colors(k % 10), alpha=0.8,
                         label=f"{s} (theory)")
-    a1.set_ylabel("std of layer output")
-    a2.set_ylabel("std of back-propagated gradient")
-    for ax, t in ((a1, "forward: activations"), (a2, "backward: gradients")):
         ax.set_yscale("log")
+        _integer_ticks(ax.xaxis)
         ax.set_xlabel("layer index (1 = first hidden layer)")
+        ax.set_ylabel(ylabel)
         ax.set_title(t)
-    a2.legend(loc="best", ncol=1)
+    axes.flat[-1].legend(loc="best", ncol=1)
     fig.suptitle(title)
     fig.tight_layout()
     return to_png(fig)
 
 
-def training_curves(rows: Sequence[Mapping], title: str, chance: float | None = None) -> bytes:
+def training_curves(rows: Sequence[Mapping], title: str, chance: float | None = None,
+                    legend_title: str | None = None) -> bytes:
     """Training loss and test accuracy per epoch, one line per ``label`` (rows: label, epoch, train_loss,
-    test_acc)."""
+    test_acc); ``legend_title`` names what the labels are (e.g. the varied field)."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
     labels = list(dict.fromkeys(r["label"] for r in rows))
@@ -150,13 +172,34 @@ def training_curves(rows: Sequence[Mapping], title: str, chance: float | None = 
     if chance is not None:
         a2.axhline(100 * chance, color="grey", ls=":", lw=1, label="chance")
     a1.set_yscale("log")
+    for ax in (a1, a2):
+        _integer_ticks(ax.xaxis)
     a1.set_xlabel("epoch")
     a1.set_ylabel("training loss (cross-entropy)")
     a2.set_xlabel("epoch")
     a2.set_ylabel("test accuracy (%)")
     a2.set_ylim(0, 100)
-    a2.legend(loc="best")
+    a2.legend(loc="best", title=legend_title)
     fig.suptitle(title)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def gradient_profile(rows: Sequence[Mapping], title: str, legend_title: str | None = None) -> bytes:
+    """Back-propagated gradient std against layer index (log scale), one line per ``label``
+    (rows: label, layer, grad_std)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for lab in dict.fromkeys(r["label"] for r in rows):
+        pts = sorted((r["layer"], r["grad_std"]) for r in rows if r["label"] == lab and r["grad_std"] > 0)
+        if pts:
+            ax.plot(*zip(*pts), "o-", ms=3, label=str(lab))
+    ax.set_yscale("log")
+    _integer_ticks(ax.xaxis)
+    ax.set_xlabel("weight layer (1 = first; the last is the head)")
+    ax.set_ylabel("std of ∂L/∂pre-activation")
+    ax.set_title(title)
+    ax.legend(loc="best", title=legend_title)
     fig.tight_layout()
     return to_png(fig)
 

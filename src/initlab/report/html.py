@@ -42,6 +42,7 @@ class Report:
     intro: str
     sections: list[Section]
     summary: Sequence[Mapping] | None = None  # rows: claim, verdict, deciding number
+    warnings: Sequence[str] = ()  # shown above everything else
 
 
 def slug(text: str) -> str:
@@ -61,6 +62,7 @@ figcaption{font-size:.88em;color:#555}
 .verdict{display:inline-block;padding:.1em .6em;border-radius:3px;font-weight:600}
 .ok{background:#d9f2dd;color:#1b5e20}.no{background:#fde2e1;color:#8e1b13}
 nav ul{columns:2}
+.warning{background:#fff4ce;border-left:4px solid #c99a00;padding:.5em .8em}
 """
 
 
@@ -111,7 +113,10 @@ def render(report: Report) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
              f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(report.title)}</h1>", _paragraphs(report.intro)]
+             f"<h1>{html.escape(report.title)}</h1>"]
+    for w in report.warnings:
+        parts.append(f"<p class='warning'><strong>Warning:</strong> {_inline(w)}</p>")
+    parts.append(_paragraphs(report.intro))
     if report.summary:
         parts.append("<h2 id='summary'>Summary</h2>")
         parts.append(_table(report.summary))
@@ -138,14 +143,17 @@ def render(report: Report) -> str:
 
 
 def write_report(report: Report, out_dir: str | os.PathLike) -> Path:
-    """Write ``report.html`` and every figure as PNG into ``out_dir``; return the HTML's path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``report.html`` and every figure as PNG into ``out_dir``; return the HTML's path.
+
+    The folder is checked (created, written to) before anything is rendered, and each file is
+    written whole or not at all, so a full disk or a bad path is one line naming the path and the
+    cause, with no truncated or temporary file left behind."""
+    from ..experiments.files import atomic_write, writable_dir
+
+    out = writable_dir(out_dir, "out")
     for s in report.sections:
         for f in s.figures:
-            (out / f"{slug(f.name)}.png").write_bytes(f.png)
+            atomic_write(out / f"{slug(f.name)}.png", f.png)
     path = out / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render(report), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, render(report))
     return path

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from ..errors import check_type, fail, suggest
+from ..errors import InitlabError, check_type, fail, suggest
 from . import initializers as _init
 from .initializers import SCHEMES, CallableInitializer, VarianceScaling
 from .spec import Initializer
@@ -96,7 +96,7 @@ def _resolve_name(name) -> tuple[str, dict, dict]:
     # Keras's underscore-free class names ('henormal' = the truncated law) are offered only to a user
     # who typed without underscores, so 'he_norml' is pointed at 'he_normal' alone
     pool = [n for n in _allowed_names() if "_" in n or "_" not in key or n in ALIASES]
-    raise fail("scheme", name, "a name from `initlab list`", hint=suggest(key, pool))
+    raise InitlabError(f"scheme: got unknown name {name!r}; allowed: a name from `initlab list`{suggest(key, pool)}")
 
 
 def canonical_name(name: str) -> str:

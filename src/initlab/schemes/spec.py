@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import check_type, fail, suggest
+from ..errors import InitlabError, check_type, fail, suggest
 from . import engine
 from ._normal import normal_cdf, normal_pdf, truncnorm_moments
 from .fans import Fans, check_shape, compute_fans
@@ -205,9 +205,9 @@ class Initializer:
         check_type("params", params, Mapping, "a dict of parameter names to values")
         allowed = [p for p in inspect.signature(cls).parameters if p != "seed"]
         unknown = [k for k in params if k not in allowed]
-        if unknown:
-            raise fail(f"unknown parameter of {cls.name}", unknown[0], ", ".join(allowed) or "none",
-                       hint=suggest(str(unknown[0]), allowed) if allowed else "")
+        if unknown:  # the form of errors.fail, with several values
+            raise InitlabError(f"{cls.name}: got unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: "
+                               f"{', '.join(allowed) or 'none'}{suggest(str(unknown[0]), allowed) if allowed else ''}")
         return cls(**params, seed=seed)
 
     @classmethod
