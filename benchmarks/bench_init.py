@@ -70,6 +70,15 @@ def _median(times: list[float]) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _alternate(r: int, first, second) -> None:
+    """Run the two timings in turn, swapping their order every repeat: the one that runs right after
+    torch's op (whose OpenMP threads may still be spinning) is not always the same."""
+    pair = (first, second) if r % 2 == 0 else (second, first)
+    for fn in pair:
+        if fn is not None:
+            fn()
+
+
 def bench_iid(n: int, repeats: int, base=None) -> None:
     default_threads = torch.get_num_threads()
     t = torch.empty(n)
@@ -86,12 +95,11 @@ def bench_iid(n: int, repeats: int, base=None) -> None:
                 if init is not None:
                     init(t, seed=1)
             t_ours, t_theirs, t_old = [], [], []
-            for _ in range(repeats):
-                t_ours.append(median_time(lambda: ours(t, seed=1), 1))
-                if old is not None:
-                    t_old.append(median_time(lambda: old(t, seed=1), 1))
+            for r in range(repeats):
                 if not slow or not t_theirs:
                     t_theirs.append(median_time(lambda: theirs(t), 1))
+                _alternate(r, lambda: t_ours.append(median_time(lambda: ours(t, seed=1), 1)),
+                           None if old is None else lambda: t_old.append(median_time(lambda: old(t, seed=1), 1)))
             a, b = _median(t_theirs), _median(t_ours)
             if name == "normal":
                 ours_normal[threads] = b
@@ -135,11 +143,10 @@ def bench_orthogonal(sizes: list[int], repeats: int, base=None) -> None:
             old(w, seed=0)
         torch.nn.init.orthogonal_(w)
         t_ours, t_theirs, t_old = [], [], []
-        for _ in range(repeats):
+        for r in range(repeats):
             t_theirs.append(median_time(lambda: torch.nn.init.orthogonal_(w), 1))
-            t_ours.append(median_time(lambda: ours(w, seed=0), 1))
-            if old is not None:
-                t_old.append(median_time(lambda: old(w, seed=0), 1))
+            _alternate(r, lambda: t_ours.append(median_time(lambda: ours(w, seed=0), 1)),
+                       None if old is None else lambda: t_old.append(median_time(lambda: old(w, seed=0), 1)))
         a, b = _median(t_theirs), _median(t_ours)
         row = [f"{n}²", f"{a:.3f}", f"{b:.3f}", f"{b / a:.2f}×"]
         if old is not None:
