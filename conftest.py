@@ -11,9 +11,13 @@ initlab, or initlab's own ``MissingExtraError``.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
+
+# Keras picks its backend when first imported; initlab's adapters run on torch here (as in tests/conftest.py)
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 _PACKAGE = Path(__file__).resolve().parent / "src" / "initlab"
 

@@ -12,8 +12,10 @@
 2. ``seed=`` — counter-based blocks: the flattened tensor is cut into blocks of :data:`BLOCK`
    elements, block *i* drawing from its own stream seeded with ``derive_seed(seed, key, i)``
    (:mod:`initlab.schemes._seeded`, :mod:`initlab.schemes._streams`), filled in parallel on
-   ``torch.get_num_threads()`` threads (:mod:`initlab.schemes._pool`). The values do not depend on
-   the thread count, the fill order or the other tensors.
+   ``torch.get_num_threads()`` threads (:mod:`initlab.schemes._pool`); a matrix of more than
+   ``BLOCK`` elements is cut into tiles (:func:`tile_grid`) so that any part of it can be drawn alone
+   (:func:`fill_box_`, what :mod:`initlab.distributed` fills a rank's shard with). The values do not
+   depend on the thread count, the fill order or the other tensors.
 3. neither — torch's global generator (or a fresh OS-seeded NumPy generator), sequentially, like
    ``torch.nn.init``.
 
@@ -46,23 +48,25 @@ values as a CPU tensor.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ..errors import check_exclusive, check_int, check_type, fail, require_extra
+from ..errors import InitlabError, check_exclusive, check_int, check_type, fail, require_extra
 from . import _structured
 from ._iid import inward
 from ._normal import normal_cdf
 from ._pool import BLOCK
-from ._seeded import batched, flush_pending, work_dtype
+from ._iid import iid_law
+from ._seeded import TILE, BoxFill, batched, flush_pending, np_work, queue_or_run, tile_grid, work_dtype
 from ._sources import FromGenerator, FromNumpy, Seeded
 from ._streams import derive_seed
 
-__all__ = ["BLOCK", "SAMPLERS", "Sampler", "batched", "derive_seed", "fill_", "sample_numpy", "check_tensor",
-           "check_fits"]
+__all__ = ["BLOCK", "TILE", "IID", "SAMPLERS", "Sampler", "batched", "derive_seed", "fill_", "fill_box_", "tile_grid",
+           "sample_numpy", "check_tensor", "check_fits"]
 
 _K_SIGMA = 9.0
 """A normal's values are taken to reach ±9σ when checked against a dtype's range: torch's fp32 Box–Muller
@@ -145,6 +149,9 @@ SAMPLERS: dict[str, Sampler] = {
     "custom": Sampler(_fill_custom),
 }
 """Every family initlab can draw, and how."""
+
+IID = ("constant", *[family for family, sampler in SAMPLERS.items() if sampler.iid])
+"""The families whose entries are independent (and so can be drawn part by part)."""
 
 
 def _sampler(dist) -> Sampler:
@@ -238,12 +245,60 @@ def fill_(tensor, dist, *, generator=None, seed: int | None = None, key: str = "
         _warn_empty(tensor.shape)
         return tensor
     check_fits(dist, tensor.dtype)
+    sharded = _dtensor_fill(tensor)
+    if sharded is not None:  # a DTensor: this rank fills its own shard (initlab.distributed)
+        return sharded(tensor, dist, generator=generator, seed=seed, key=key)
     source = FromGenerator(generator) if seed is None else Seeded(seed, key)
     if not (sampler.iid and seed is not None):
         flush_pending(tensor)  # a fill that is not queued must come after a queued fill of the same memory
     with torch.no_grad():
         sampler.fill(tensor, dist, source)
     return tensor
+
+
+def _dtensor_fill(tensor):
+    """:func:`initlab.distributed.fill_dtensor_` when ``tensor`` is a DTensor, else ``None``. Looked up only
+    once torch's DTensor module is loaded (no DTensor can exist before), so that the engine never imports
+    the distributed layer, which sits above it, for a plain tensor."""
+    mod = sys.modules.get("torch.distributed.tensor")
+    if mod is None or not isinstance(tensor, mod.DTensor):
+        return None
+    import importlib
+
+    return importlib.import_module("initlab.distributed").fill_dtensor_
+
+
+def fill_box_(tensor, dist, *, seed: int, key: str, shape, offset) -> None:
+    """Fill ``tensor`` with the part at ``offset`` (one start index per dimension) of the values
+    ``fill_(torch.empty(shape), dist, seed=seed, key=key)`` would draw: only the tiles that part meets
+    are drawn. i.i.d. families (normal, uniform, truncated normal) only; queued inside :func:`batched`.
+
+    >>> import torch, initlab
+    >>> from initlab.schemes.engine import fill_box_
+    >>> dist = initlab.he_normal().distribution((2048, 1024))
+    >>> whole = initlab.he_normal()(torch.empty(2048, 1024), seed=0, key="w")
+    >>> part = torch.empty(2048, 512)
+    >>> fill_box_(part, dist, seed=0, key="w", shape=(2048, 1024), offset=(0, 512))
+    >>> torch.equal(part, whole[:, 512:])
+    True
+    """
+    import torch
+
+    if not _sampler(dist).iid:
+        raise InitlabError(f"dist: got family {dist.family!r}; allowed: normal, uniform, truncated_normal "
+                           "(drawn tile by tile)")
+    shape, offset = tuple(shape), tuple(offset)
+    if len(offset) != len(shape) or len(tensor.shape) != len(shape) or any(
+            o < 0 or o + s > full for o, s, full in zip(offset, tensor.shape, shape)):
+        raise InitlabError(f"offset: got {offset} for a part of shape {tuple(tensor.shape)}; allowed: a box "
+                           f"inside the shape {shape}")
+    check_int("seed", seed)
+    check_call(seed=seed, key=key)
+    if tensor.numel() == 0:
+        return
+    check_fits(dist, tensor.dtype)
+    with torch.no_grad():
+        queue_or_run(BoxFill(tensor, iid_law(dist, np_work(tensor.dtype)), seed, key, shape, offset), tensor)
 
 
 # -- NumPy ------------------------------------------------------------------------------------------------
