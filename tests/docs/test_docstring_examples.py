@@ -9,6 +9,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -29,9 +30,19 @@ def _import_or_skip(name: str):
         raise
 
 
+def _collected_by_pytest(config) -> bool:
+    """pytest's own doctest collection (``--doctest-modules`` over ``src/initlab``, the default run set in
+    pyproject.toml; see the root conftest.py) already runs every example, one test per docstring."""
+    package = Path(initlab.__file__).resolve().parent
+    return bool(config.getoption("doctestmodules", False)) and any(
+        Path(arg).resolve() == package for arg in config.args)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["initlab", *_modules()])
-def test_docstring_examples(name):
+def test_docstring_examples(name, request):
+    if _collected_by_pytest(request.config):
+        pytest.skip("run by pytest's --doctest-modules collection of src/initlab")
     module = _import_or_skip(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
