@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError, check_bool, check_exclusive, check_type
-from ..schemes.initializers import SCHEMES
+from ..schemes.registry import SCHEMES
 from .plan import GUESSED, InitPlan, Step, plan
 
 __all__ = ["initialize", "apply_plan", "check_writable", "execute", "may_fail", "warn_guessed"]

@@ -48,8 +48,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError, check_choice, check_finite, check_positive, fail, suggest
-from ..schemes.initializers import (GlorotUniform, Mitchell, RandomNormal, RandomUniform, SmallInit, WangInit,
-                                    Zeros, Constant)
+from ..schemes.depth import Mitchell, SmallInit, WangInit
+from ..schemes.initializers import Constant, GlorotUniform, RandomNormal, RandomUniform, Zeros
 from ..schemes.spec import Distribution, Initializer
 from .residual import Residual, require_branches, residual_structure, role_label
 

@@ -17,20 +17,22 @@ He/Kaiming, LeCun — are thin specialisations of it. Conventions (see the READM
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Sequence
 
-from ..errors import InitlabError, check_choice, check_finite, check_positive
-from .fans import FAN_MODES, Fans
+from ..errors import check_choice, check_finite, check_int, check_number, check_positive, fail
+from ._normal import truncnorm_moments
+from .fans import FAN_MODES, Fans, check_shape, compute_fans
 from .gains import calculate_gain
-from .spec import Distribution, Initializer, truncnorm_moments
+from .spec import Distribution, Initializer
 
 __all__ = [
     "Constant", "Zeros", "Ones", "RandomNormal", "RandomUniform", "TruncatedNormal", "TruncNormal",
     "VarianceScaling", "GlorotNormal", "GlorotUniform", "GlorotTruncatedNormal", "HeNormal", "HeUniform",
     "HeTruncatedNormal", "LecunNormal", "LecunUniform", "LecunTruncatedNormal", "Orthogonal", "Identity",
-    "Dirac", "DeltaOrthogonal", "Sparse", "TorchDefault", "SmallInit", "WangInit", "Mitchell", "ZerO", "IDInit",
-    "CallableInitializer", "SCHEMES", "TRUNCATION_STD_CORRECTION", "matrix_values", "MATRIX_FAMILIES",
+    "Dirac", "DeltaOrthogonal", "Sparse", "TorchDefault", "CallableInitializer", "SCHEMES",
+    "TRUNCATION_STD_CORRECTION",
 ]
 
 TRUNCATION_STD_CORRECTION = truncnorm_moments(-2.0, 2.0)[1]
@@ -129,14 +131,18 @@ class RandomUniform(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         lo, hi = check_finite("minval", self.minval), check_finite("maxval", self.maxval)
         if lo >= hi:
-            raise InitlabError(f"minval, maxval: got {lo} >= {hi}; allowed: minval < maxval")
+            raise fail("minval, maxval", (self.minval, self.maxval), "minval < maxval")
         return _uniform(lo, hi)
 
 
-def _check_ab(a: float, b: float) -> tuple[float, float]:
+def _check_ab(a, b) -> tuple[float, float]:
+    """Truncation bounds: numbers (±∞ allowed), a < b."""
+    for arg, v in (("a", a), ("b", b)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
+            raise fail(arg, v, "a number (±inf allowed)")
     a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b) or a >= b:
-        raise InitlabError(f"a, b: got a={a}, b={b}; allowed: a < b")
+    if a >= b:
+        raise fail("a, b", (a, b), "a < b")
     return a, b
 
 
@@ -195,24 +201,54 @@ class VarianceScaling(Initializer):
     * ``uniform``: U(±√(3·scale/n)).
 
     Defaults equal Keras's ``VarianceScaling()``. Glorot, He and LeCun are specialisations.
+
+    ``input_axes``/``output_axes`` (Keras 3's arguments, both or neither) replace the layout's fans by
+    products of sizes: fan_in = ∏ shape[input_axes], fan_out = ∏ shape[output_axes], with no receptive
+    field, as Keras computes them.
+
+    >>> d = VarianceScaling(2.0, "fan_in", "normal", input_axes=[0, 1, 2], output_axes=[3])
+    >>> d.distribution((3, 3, 64, 128)).fans
+    Fans(fan_in=576, fan_out=128, receptive_field=1)
     """
 
     scale: float = 1.0
     mode: str = "fan_in"
     distribution_: str = "truncated_normal"
+    input_axes: tuple | None = None
+    output_axes: tuple | None = None
     name: ClassVar[str] = "variance_scaling"
     formula: ClassVar[str] = "Var = scale / fan(mode)"
     source: ClassVar[str] = "Keras/JAX variance_scaling"
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal", *,
+                 input_axes: Sequence[int] | None = None, output_axes: Sequence[int] | None = None,
                  seed: int | None = None):
         object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "distribution_", distribution)
+        object.__setattr__(self, "input_axes", _axes("input_axes", input_axes))
+        object.__setattr__(self, "output_axes", _axes("output_axes", output_axes))
         object.__setattr__(self, "seed", seed)
 
     def params(self) -> dict:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution_}
+        p = {"scale": self.scale, "mode": self.mode, "distribution": self.distribution_}
+        if self.input_axes is not None or self.output_axes is not None:
+            p["input_axes"] = None if self.input_axes is None else list(self.input_axes)
+            p["output_axes"] = None if self.output_axes is None else list(self.output_axes)
+        return p
+
+    def _fans(self, shape, layout, **kwargs) -> Fans:
+        if self.input_axes is None and self.output_axes is None:
+            return compute_fans(shape, layout, **kwargs)
+        if self.input_axes is None or self.output_axes is None:
+            raise fail("input_axes, output_axes", (self.input_axes, self.output_axes), "both, or neither")
+        shape = check_shape(shape)
+        n = len(shape)
+        fan_in = math.prod(shape[check_int("input_axes", a, minimum=-n, maximum=n - 1)] for a in self.input_axes)
+        fan_out = math.prod(shape[check_int("output_axes", a, minimum=-n, maximum=n - 1)] for a in self.output_axes)
+        if not fan_in or not fan_out:
+            raise fail("shape", shape, "a non-empty tensor (fans are undefined for a zero-size one)")
+        return Fans(fan_in, fan_out, 1)
 
     def std_for(self, fans: Fans) -> float:
         """The target std √(scale / fan) for these fans (before any truncation correction)."""
@@ -239,6 +275,15 @@ class VarianceScaling(Initializer):
 
 def _check_gain(gain) -> float:
     return check_positive("gain", gain)
+
+
+def _axes(arg: str, axes) -> tuple | None:
+    """Keras's ``input_axes``/``output_axes``: ``None`` or a sequence of integers, stored as a tuple."""
+    if axes is None:
+        return None
+    if isinstance(axes, (str, bytes)) or not isinstance(axes, Sequence):
+        raise fail(arg, axes, "a list of axes (integers), or None")
+    return tuple(check_int(arg, a) for a in axes)
 
 
 @dataclass(frozen=True, repr=False)
@@ -310,12 +355,14 @@ class _He(_Specialised):
     nonlinearity: str = "leaky_relu"
     source: ClassVar[str] = "He et al. 2015"
 
+    def _gain(self) -> float:
+        return calculate_gain(self.nonlinearity, check_finite("a", self.a))
+
     def core(self):
-        gain = calculate_gain(self.nonlinearity, self.a)
-        return VarianceScaling(gain**2, self.mode, self.dist)
+        return VarianceScaling(self._gain() ** 2, self.mode, self.dist)
 
     def std(self, fans):
-        return calculate_gain(self.nonlinearity, self.a) / math.sqrt(fans.get(self.mode))  # torch.nn.init.kaiming_*
+        return self._gain() / math.sqrt(fans.get(self.mode))  # torch.nn.init.kaiming_*
 
 
 class HeNormal(_He):
@@ -425,7 +472,7 @@ class Orthogonal(Initializer):
 
 def _require_numel(shape, name):
     if math.prod(shape) == 0:
-        raise InitlabError(f"shape: got {shape} (zero-size); {name!r} needs a non-empty tensor")
+        raise fail("shape", shape, f"a non-empty tensor for {name!r}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -444,7 +491,7 @@ class Identity(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'identity' needs a 2-D tensor (use 'dirac' for convolutions)")
+            raise fail("shape", shape, "a 2-D tensor for 'identity' (use 'dirac' for convolutions)")
         _require_numel(shape, self.name)
         frac = min(shape) / math.prod(shape)
         return _structured("identity", shape, g * g * frac, g * frac, gain=g)
@@ -467,19 +514,16 @@ class Dirac(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if layout != "torch":
-            raise InitlabError(f"layout: got {layout!r}; 'dirac' is defined for layout 'torch' (out, in, *k)")
+            raise fail("layout", layout, "'torch' for 'dirac' (out, in, *k)")
         if not 3 <= len(shape) <= 5:
-            raise InitlabError(f"shape: got {shape} ({len(shape)}-D); 'dirac' needs a 3-D to 5-D conv weight")
+            raise fail("shape", shape, "a 3-D to 5-D conv weight for 'dirac'")
         for v in (self.groups, groups):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InitlabError(f"groups: got {v!r}; allowed: a positive integer")
+            check_int("groups", v, minimum=1)
         if self.groups != 1 and groups != 1 and groups != self.groups:
-            raise InitlabError(f"groups: got {groups} at call time for dirac(groups={self.groups}); allowed: the same "
-                               "value, or one of the two left at 1")
+            raise fail("groups", groups, f"{self.groups} at call time for dirac(groups={self.groups}), or 1")
         n_groups = groups if groups != 1 else self.groups  # the call-time value, like every scheme's fans
         if shape[0] % n_groups:
-            raise InitlabError(f"groups: got {n_groups}, which does not divide the {shape[0]} output channels "
-                               f"of shape {shape}; allowed: a divisor of {shape[0]}")
+            raise fail("groups", n_groups, f"a divisor of the {shape[0]} output channels of shape {shape}")
         _require_numel(shape, self.name)
         ones = n_groups * min(shape[0] // n_groups, shape[1])
         n = math.prod(shape)
@@ -502,13 +546,13 @@ class DeltaOrthogonal(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if layout != "torch":
-            raise InitlabError(f"layout: got {layout!r}; 'delta_orthogonal' is defined for layout 'torch'")
+            raise fail("layout", layout, "'torch' for 'delta_orthogonal' (out, in, *k)")
         if not 3 <= len(shape) <= 5:
-            raise InitlabError(f"shape: got {shape}; 'delta_orthogonal' needs a 3-D to 5-D conv weight")
+            raise fail("shape", shape, "a 3-D to 5-D conv weight for 'delta_orthogonal'")
         _require_numel(shape, self.name)
         if shape[0] < shape[1]:
-            raise InitlabError(f"shape: got {shape}: {shape[1]} input channels > {shape[0]} output channels; "
-                               "'delta_orthogonal' needs out_channels >= in_channels")
+            raise fail("shape", shape, "out_channels >= in_channels for 'delta_orthogonal' (here "
+                       f"{shape[1]} input channels > {shape[0]} output channels)")
         n = math.prod(shape)
         return _structured("delta_orthogonal", shape, g * g * shape[1] / n, 0.0, gain=g)
 
@@ -527,12 +571,10 @@ class Sparse(Initializer):
     source: ClassVar[str] = "Martens 2010"
 
     def _resolve(self, shape, fans, layout, *, groups=1):
-        s = self.sparsity
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
-            raise InitlabError(f"sparsity: got {s!r}; allowed: a number in [0, 1)")
+        s = check_number("sparsity", self.sparsity, minimum=0.0, maximum=1.0, open_max=True)
         std = check_positive("std", self.std)
         if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'sparse' needs a 2-D tensor")
+            raise fail("shape", shape, "a 2-D tensor for 'sparse'")
         _require_numel(shape, self.name)
         rows = shape[0]
         nz = math.ceil(s * rows)
@@ -559,229 +601,18 @@ class TorchDefault(Initializer):
 
     def _resolve(self, shape, fans, layout, *, groups=1):
         if self.fan_in is not None:
-            if isinstance(self.fan_in, bool) or not isinstance(self.fan_in, int) or self.fan_in < 1:
-                raise InitlabError(f"fan_in: got {self.fan_in!r}; allowed: a positive integer")
-            fan = self.fan_in
+            fan = check_int("fan_in", self.fan_in, minimum=1)
         elif len(shape) >= 2:
             if math.prod(shape) == 0:
-                raise InitlabError(f"fans are undefined for a zero-size tensor (shape={shape})")
+                raise fail("shape", shape, "a non-empty tensor (fans are undefined for a zero-size one)")
             fan = shape[1] * math.prod(shape[2:])
         else:
-            raise InitlabError(f"shape: got {shape}; 'torch_default' on a tensor of fewer than 2 dims (a bias) "
-                               "needs fan_in= (the fan_in of its layer's weight)")
+            raise fail("shape", shape, "a tensor of 2 or more dimensions for 'torch_default', or fan_in= for a "
+                       "bias (the fan_in of its layer's weight)")
         # PyTorch's arithmetic, so that the same generator gives the same values
         bound = math.sqrt(3.0) * (math.sqrt(2.0 / (1 + 5)) / math.sqrt(fan)) if len(shape) >= 2 and \
             self.fan_in is None else 1.0 / math.sqrt(fan)
         return _uniform(-bound, bound)
-
-
-# -- depth: the laws of deep residual networks and transformers -----------------------------------------
-# (per-tensor laws; the recipes that need a model's residual structure are in initlab.model.recipes)
-def _dim(value, fans: Fans | None, arg: str = "dim") -> int:
-    """A width ``d`` given explicitly, else the tensor's fan_in."""
-    if value is None:
-        if fans is None:
-            raise InitlabError(f"{arg}: got None for a tensor without fans; allowed: a positive integer")
-        return int(fans.fan_in)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a positive integer (None: the tensor's fan_in)")
-    return value
-
-
-@dataclass(frozen=True, repr=False)
-class SmallInit(Initializer):
-    """gpt-neox's ``small_init``: N(0, 2/(5d)), from Nguyen & Salazar 2019 ("Transformers without Tears"),
-    who derive it from Glorot's 2/(d + 4d) for a layer feeding a 4d-wide MLP. gpt-neox
-    (``megatron/model/init_functions.py``, ``small_init_init_method(dim)``) passes the model's hidden size as
-    d for every layer; ``dim=None`` takes the tensor's fan_in (the hidden size for the d × d projections).
-
-    >>> import initlab
-    >>> round(initlab.small_init(dim=768).distribution((768, 768)).std, 6)
-    0.022822
-    """
-
-    dim: int | None = None
-    name: ClassVar[str] = "small_init"
-    formula: ClassVar[str] = "N(0, 2/(5·d)), d = dim (default fan_in)"
-    source: ClassVar[str] = "Nguyen & Salazar 2019; gpt-neox small_init_init_method"
-
-    def _resolve(self, shape, fans, layout, *, groups=1):
-        return _normal(0.0, math.sqrt(2.0 / (5.0 * _dim(self.dim, fans))))
-
-
-@dataclass(frozen=True, repr=False)
-class WangInit(Initializer):
-    """gpt-neox's ``wang_init`` for the output projections of the residual branches: N(0, (2/(L·√d))²), with
-    L = ``n_layers`` (the model's number of transformer layers) and d = ``dim`` (gpt-neox: the hidden
-    size; None: the tensor's fan_in). From ``wang_init_method(n_layers, dim)`` in gpt-neox's
-    ``megatron/model/init_functions.py`` (used by GPT-J and GPT-NeoX-20B, Black et al. 2022).
-
-    >>> import initlab
-    >>> round(initlab.wang_init(n_layers=32, dim=4096).distribution((4096, 4096)).std, 8)
-    0.00097656
-    """
-
-    n_layers: int = 1
-    dim: int | None = None
-    name: ClassVar[str] = "wang_init"
-    formula: ClassVar[str] = "N(0, (2/(n_layers·√d))²), d = dim (default fan_in)"
-    source: ClassVar[str] = "gpt-neox wang_init_method (Black et al. 2022)"
-
-    def _resolve(self, shape, fans, layout, *, groups=1):
-        if isinstance(self.n_layers, bool) or not isinstance(self.n_layers, int) or self.n_layers < 1:
-            raise InitlabError(f"n_layers: got {self.n_layers!r}; allowed: the number of layers L, an integer >= 1")
-        return _normal(0.0, 2.0 / (self.n_layers * math.sqrt(_dim(self.dim, fans))))
-
-
-@dataclass(frozen=True, repr=False)
-class Mitchell(Initializer):
-    """OLMo's ``mitchell`` init: N(0, σ²) truncated to [−3σ, 3σ] (absolute bounds, the std not corrected),
-    σ = 1/√d, and for the output projections of block ``layer`` (0-based) σ = 1/√d / √(2·(layer + 1)).
-    d = ``dim`` (OLMo: the layer's input width; None: the tensor's fan_in). From OLMo's ``init_weights``
-    (``InitFnType.mitchell``; Groeneveld et al. 2024), which calls it with ``layer_id`` for ``attn_out`` and
-    ``ff_out`` and without for the other layers.
-
-    >>> import initlab
-    >>> d = initlab.mitchell(layer=3).distribution((256, 256))
-    >>> round(d.params["scale"] * 16 * (2 * 4) ** 0.5, 12), d.params["a"], d.params["b"]
-    (1.0, -3.0, 3.0)
-    """
-
-    dim: int | None = None
-    layer: int | None = None
-    name: ClassVar[str] = "mitchell"
-    formula: ClassVar[str] = "N(0, σ²) on [−3σ, 3σ], σ = 1/√d ÷ √(2·(layer+1)) (÷ 1 without layer)"
-    source: ClassVar[str] = "OLMo init_weights, InitFnType.mitchell (Groeneveld et al. 2024)"
-
-    def _resolve(self, shape, fans, layout, *, groups=1):
-        std = 1.0 / math.sqrt(_dim(self.dim, fans))
-        if self.layer is not None:
-            if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
-                raise InitlabError(f"layer: got {self.layer!r}; allowed: None or a block index >= 0")
-            std /= math.sqrt(2.0 * (self.layer + 1))
-        return _truncated(0.0, std, -3.0, 3.0)
-
-
-def _out_in(shape, layout) -> tuple[int, int]:
-    """(out, in) of a weight: torch (out, in, *k), keras/jax (*k, in, out)."""
-    return (shape[0], shape[1]) if layout == "torch" else (shape[-1], shape[-2])
-
-
-def _hadamard_sum(rows: int, cols: int, k: int, memo: dict) -> int:
-    """Σ of the top-left rows × cols block of the Sylvester Hadamard matrix H (2^k × 2^k)."""
-    if rows <= 0 or cols <= 0:
-        return 0
-    if k == 0:
-        return 1
-    key = (rows, cols, k)
-    if key not in memo:
-        h = 1 << (k - 1)
-        r1, r2, c1, c2 = min(rows, h), max(rows - h, 0), min(cols, h), max(cols - h, 0)
-        memo[key] = (_hadamard_sum(r1, c1, k - 1, memo) + _hadamard_sum(r1, c2, k - 1, memo)
-                     + _hadamard_sum(r2, c1, k - 1, memo) - _hadamard_sum(r2, c2, k - 1, memo))
-    return memo[key]
-
-
-@dataclass(frozen=True, repr=False)
-class ZerO(Initializer):
-    """ZerO (Zhao et al. 2022, "ZerO Initialization: Initializing Neural Networks with only Zeros and Ones"),
-    deterministic: the same values for every seed. For W of out × in (Algorithm 1): out ≤ in — the partial
-    identity I(out, in) (ones on the diagonal); out > in — I(out, 2ᵏ)·H·I(2ᵏ, in) / 2^(k/2) with
-    k = ⌈log₂ out⌉ and H the 2ᵏ × 2ᵏ Sylvester Hadamard matrix (H₀ = 1, H_k = [[H, H], [H, −H]]):
-    the top-left out × in block of the orthonormal Hadamard matrix. The constant 2^(−k/2) is the one of
-    the authors' reference code (``ZerO_Init_on_matrix``); it makes the Hadamard factor orthogonal. A
-    convolution kernel holds the matrix at its spatial centre and zeros elsewhere. ``initlab.get("ZerO")``
-    (case matters: ``"zero"`` is ``zeros``).
-
-    >>> import initlab, torch
-    >>> initlab.get("ZerO")(torch.empty(4, 2))
-    tensor([[ 0.5000,  0.5000],
-            [ 0.5000, -0.5000],
-            [ 0.5000,  0.5000],
-            [ 0.5000, -0.5000]])
-    """
-
-    name: ClassVar[str] = "ZerO"
-    needs_fans: ClassVar[bool] = False
-    min_ndim: ClassVar[int] = 2
-    formula: ClassVar[str] = ("out ≤ in: I(out, in); out > in: I(out, 2ᵏ)·H_k·I(2ᵏ, in)/2^(k/2), k = ⌈log₂ out⌉ "
-                              "(Hadamard H_k); kernels at their centre")
-    source: ClassVar[str] = "Zhao et al. 2022 (ZerO)"
-
-    def _resolve(self, shape, fans, layout, *, groups=1):
-        _require_numel(shape, self.name)
-        out, inn = _out_in(shape, layout)
-        n = math.prod(shape)
-        if out <= inn:
-            return _structured("hadamard_identity", shape, out / n, out / n, out=out, inn=inn, k=None)
-        k = max(0, math.ceil(math.log2(out)))
-        total = _hadamard_sum(out, inn, k, {})
-        return _structured("hadamard_identity", shape, out * inn / (2 ** k) / n, total / 2 ** (k / 2) / n,
-                           out=out, inn=inn, k=k)
-
-
-@dataclass(frozen=True, repr=False)
-class IDInit(Initializer):
-    """IDInit (Pan et al. 2025, "IDInit: A Universal and Stable Initialization Method for Neural Network
-    Training"), the identity-preserving law IDI_τ for a 2-D weight of out × in: τ at every (i, j) with
-    i ≡ j (mod min(out, in)) and 0 elsewhere — the identity matrix repeated along the longer side (the
-    paper's padded identity-like matrix, which keeps the rank of a non-square layer at min(out, in)).
-    Deterministic. The paper's treatment of convolution kernels is not implemented (2-D weights only).
-
-    >>> import initlab, torch
-    >>> initlab.idinit()(torch.empty(2, 4))
-    tensor([[1., 0., 1., 0.],
-            [0., 1., 0., 1.]])
-    """
-
-    tau: float = 1.0
-    name: ClassVar[str] = "idinit"
-    needs_fans: ClassVar[bool] = False
-    min_ndim: ClassVar[int] = 2
-    formula: ClassVar[str] = "W[i, j] = τ if i ≡ j (mod min(out, in)), else 0"
-    source: ClassVar[str] = "Pan et al. 2025 (IDInit)"
-
-    def _resolve(self, shape, fans, layout, *, groups=1):
-        tau = check_finite("tau", self.tau)
-        if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'idinit' needs a 2-D weight (its convolution scheme is not "
-                               "implemented)")
-        _require_numel(shape, self.name)
-        n = math.prod(shape)
-        ones = max(shape)
-        return _structured("padded_identity", shape, tau * tau * ones / n, tau * ones / n, tau=tau)
-
-
-def matrix_values(dist: Distribution):
-    """The float64 values of a deterministic law (``hadamard_identity`` — ZerO, ``padded_identity`` — IDInit)
-    for ``dist.shape`` in ``dist.layout``."""
-    import torch
-
-    shape, p = dist.shape, dist.params
-    if dist.family == "padded_identity":
-        rows, cols = shape
-        m = min(rows, cols)
-        i = torch.arange(rows).unsqueeze(1) % m
-        j = torch.arange(cols).unsqueeze(0) % m
-        return (i == j).to(torch.float64) * p["tau"]
-    out, inn = p["out"], p["inn"]
-    if p["k"] is None:
-        mat = torch.eye(out, inn, dtype=torch.float64)
-    else:
-        x = torch.arange(out, dtype=torch.int64).unsqueeze(1) & torch.arange(inn, dtype=torch.int64).unsqueeze(0)
-        for s in (32, 16, 8, 4, 2, 1):  # parity of the bits of i & j: H[i, j] = (−1)^popcount(i & j)
-            x = x ^ (x >> s)
-        mat = (1.0 - 2.0 * (x & 1).to(torch.float64)) / 2 ** (p["k"] / 2)
-    full = torch.zeros(shape, dtype=torch.float64)
-    if dist.layout == "torch":
-        full[(slice(None), slice(None), *(k // 2 for k in shape[2:]))] = mat
-    else:
-        full[(*(k // 2 for k in shape[:-2]), slice(None), slice(None))] = mat.t()
-    return full
-
-
-MATRIX_FAMILIES = ("hadamard_identity", "padded_identity")
-"""Deterministic families whose values :func:`matrix_values` computes."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -799,15 +630,15 @@ class CallableInitializer(Initializer):
         return Distribution("custom", (), math.nan, math.nan, params={"fn": self.fn})
 
     def numpy(self, *args, **kwargs):
-        raise InitlabError(f"a callable initializer ({self.fn!r}) cannot sample NumPy arrays")
+        raise fail("scheme", self.fn, "a named scheme (a callable initializer fills torch tensors only)")
 
     def to_config(self) -> dict:
-        raise InitlabError(f"a callable initializer ({self.fn!r}) has no JSON config; register a named scheme")
+        raise fail("scheme", self.fn, "a named scheme (a callable initializer has no JSON config)")
 
 
 SCHEMES: tuple[type[Initializer], ...] = (
     Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, TruncNormal, VarianceScaling,
     GlorotNormal, GlorotUniform, GlorotTruncatedNormal, HeNormal, HeUniform, HeTruncatedNormal,
     LecunNormal, LecunUniform, LecunTruncatedNormal, Orthogonal, Identity, Dirac, DeltaOrthogonal, Sparse,
-    TorchDefault, SmallInit, WangInit, Mitchell, ZerO, IDInit,
+    TorchDefault,
 )

@@ -23,8 +23,8 @@ Schoenholz et al. 2017), relative to the last weight layer's output. It gives a 
 (what :func:`initlab.theory.predict_model` returns, now for residual models too) and a row per residual
 merge (the stream after each branch is added), which :func:`initlab.probe` sets beside what it measures.
 
->>> p = predict_residual("relu", sigma_w=2 ** 0.5, blocks=3, norm="pre")   # He branches, pre-norm
->>> [round(x, 6) for x in p.p]                                              # 1 + L·(σ_v²σ_w²/2), σ_v² = 1
+>>> p = predict_residual("relu", sigma_w=2 ** 0.5, sigma_v=1.0, blocks=3, norm="pre")  # He, then Glorot-like
+>>> [round(float(x), 6) for x in p.p]                                      # p^L = 1 + L·σ_v²σ_w²/2
 [1.0, 2.0, 3.0, 4.0]
 """
 
