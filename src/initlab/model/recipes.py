@@ -290,12 +290,15 @@ class _MimeticDraw:
         self.parts: set[str] = set()
 
     def _z(self, shape, d, generator, seed, key):
+        from ..schemes.engine import flush_pending
+
         z = torch.empty(shape, dtype=torch.float64)
         if self.cfg["dist"] == "uniform":
             b = math.sqrt(3.0 / d)
             RandomUniform(-b, b)(z, generator=generator, seed=seed, key=key)
         else:
             RandomNormal(0.0, 1.0 / math.sqrt(d))(z, generator=generator, seed=seed, key=key)
+        flush_pending(z)  # inside initialize's batched fills a seeded draw is queued: draw it now
         return z
 
     def factors(self, part: str, generator, seed) -> dict:
