@@ -138,7 +138,7 @@ def test_wrapping_a_wrapped_model_is_an_error_and_changes_nothing():
     assert hooks == hooks_after and before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
-@pytest.mark.parametrize("name", ["fixup", "rezero", "gpt2", "scaled_residual", "neox", "mitchell", "t_fixup"])
+@pytest.mark.parametrize("name", ["fixup", "rezero", "gpt2", "scaled_residual", "neox", "olmo", "t_fixup"])
 def test_a_recipe_that_needs_branches_on_a_plain_model_is_an_error_and_changes_nothing(name):
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     before, hooks = snapshot(net)
@@ -184,7 +184,7 @@ def test_neox_small_init_and_wang_init():
     assert_normal(torch.cat([b.mlp.fc2.weight.reshape(-1) for b in net.blocks]).detach(), 0.0, wang)
 
 
-def test_mitchell_divides_each_output_projection_by_its_block():
+def test_olmo_mitchell_divides_each_output_projection_by_its_block():
     depth, width = 3, 64
     net = _lm(depth, width)
     plan = initlab.initialize(net, "olmo", seed=0)
@@ -272,7 +272,7 @@ def test_scaled_residual_divides_the_base_law_by_sqrt_N():
 
 # ------------------------------------------------------------------------------------------------ where users live
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("name", ["fixup", "gpt2", "mitchell", "mimetic", "t_fixup", "neox"])
+@pytest.mark.parametrize("name", ["fixup", "gpt2", "olmo", "mimetic", "t_fixup", "neox"])
 def test_same_seed_same_bits_at_1_and_2_threads_and_bf16(name, threads):
     from initlab._threads import torch_threads
 
@@ -302,7 +302,7 @@ def test_plan_table_shows_roles_and_the_wrapper():
 
 def test_every_recipe_is_listed_with_rule_and_source():
     rows = {r["name"]: r for r in list_recipes()}
-    assert set(rows) == set(RECIPES) >= {"fixup", "skipinit", "rezero", "t_fixup", "gpt2", "neox", "mitchell",
+    assert set(rows) == set(RECIPES) >= {"fixup", "skipinit", "rezero", "t_fixup", "gpt2", "neox", "olmo",
                                           "mimetic", "depth_mup", "completep", "scaled_residual"}
     for r in rows.values():
         assert r["formula"] and r["source"] and any(ch.isdigit() for ch in r["source"])
@@ -320,3 +320,13 @@ def test_bad_recipe_parameters():
         recipe("gpt2", std=-1)
     with pytest.raises(initlab.InitlabError, match=r"^stack: got 'both'"):
         recipe("t_fixup", stack="both")
+
+
+def test_recipe_names_never_shadow_a_scheme():
+    """``initialize(model, name)`` resolves recipes first: no recipe may take a registry scheme's name."""
+    names = {a for r in RECIPES.values() for a in (r.name, *r.aliases)}
+    for name in names:
+        with pytest.raises(initlab.InitlabError):
+            initlab.get(name)
+    net = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert initlab.initialize(net, "mitchell", seed=0)["0.weight"].scheme == "mitchell"  # the per-tensor law

@@ -227,6 +227,12 @@ class _View:
         b = w.get("branch")
         return isinstance(b, str) and b.split("/")[1] in self.closed
 
+    def ends_branch(self, w) -> bool:
+        """The last layer of a residual branch: the gradient reaches the layers before it through its
+        weights, which recipes start at or near zero (Fixup), by design — not a decay with depth."""
+        b = w.get("branch") if self.residual else None
+        return isinstance(b, str) and b.split("/")[0] == "out"
+
     def reads_stream(self, w) -> bool:
         """A weight layer of a residual network that reads the stream (not a later layer of a branch)."""
         if not self.residual:
@@ -276,7 +282,7 @@ class _View:
             block = self.records.block_output(w)
             g_out = block["grad_std"] ** 2 if _fin(block["grad_std"]) else w["grad_std"] ** 2
             g_in = nxt["input_grad_std"] ** 2 if _fin(nxt["input_grad_std"]) else g_out
-            g = 1.0 if nxt["after_norm"] == 1 or self.reads_stream(nxt) else \
+            g = 1.0 if nxt["after_norm"] == 1 or self.reads_stream(nxt) or self.ends_branch(nxt) else \
                 g * _ratio(g_in, nxt["grad_std"] ** 2, default=1.0)
             g *= _ratio(w["grad_std"] ** 2, g_out, default=1.0)
             out.append((w, g))

@@ -483,7 +483,7 @@ def _neox(ctx: _Ctx) -> None:
 def _mitchell(ctx: _Ctx) -> None:
     for row in ctx.weight_rows(ctx.residual.branch_out):
         block = ctx.residual.branch_of(row.module).block
-        ctx.set(row, Mitchell(layer=block), f"mitchell: output projection of block {block}, ÷ √(2(layer+1))")
+        ctx.set(row, Mitchell(layer=block), f"olmo: mitchell, output projection of block {block}, ÷ √(2(layer+1))")
 
 
 def _t_fixup(ctx: _Ctx) -> None:
@@ -604,10 +604,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "wang_init: N(0, (2/(L·√d))²); d = the stream width, L = number of layers (blocks)",
            "gpt-neox init_functions.py (Black et al. 2022); Nguyen & Salazar 2019", {}, aliases=("gpt_neox",),
            apply=_neox, base="small_init"),
-    Recipe("mitchell", "OLMo mitchell", "every Linear/Embedding weight: N(0, σ²) truncated to ±3σ, σ = 1/√d (d = its "
-           "input width); each branch's last layer: σ ÷ √(2·(layer+1)), layer = its block index",
-           "OLMo init_weights, InitFnType.mitchell (Groeneveld et al. 2024)", {}, aliases=("olmo",),
-           apply=_mitchell, base="mitchell"),
+    Recipe("olmo", "OLMo mitchell", "every Linear/Embedding weight: the law mitchell, N(0, σ²) truncated to ±3σ, "
+           "σ = 1/√d (d = its input width); each branch's last layer: σ ÷ √(2·(layer+1)), layer = its block index",
+           "OLMo init_weights, InitFnType.mitchell (Groeneveld et al. 2024)", {}, apply=_mitchell, base="mitchell"),
     Recipe("mimetic", "Mimetic attention", "per head: W_qᵀ·W_k = α₁Z₁ + β₁I (the SVD U·S·Vᵀ split as W_q = (U√S)ᵀ, "
            "W_k = (V√S)ᵀ, first d_head components); W_o·W_v = α₂Z₂ − β₂I (W_o = U√S, W_v = √S·Vᵀ); Z with variance "
            "1/d (uniform); α₁ = β₁ = 0.7, α₂ = β₂ = 0.4; other layers: base",
@@ -701,7 +700,7 @@ def plan_recipe(model: nn.Module, spec: RecipeSpec, *, bias=None, rules=None):
     base = spec.params.get("base", r.base)
     if r.name == "gpt2":
         base = RandomNormal(0.0, spec.params["std"])
-    elif r.name == "mitchell":
+    elif r.name == "olmo":
         base = Mitchell()
     elif r.name == "neox":
         base = "auto"  # every weight is set by the recipe below
