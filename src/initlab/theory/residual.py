@@ -15,7 +15,8 @@ a multiplier α on every branch (ReZero/SkipInit's α, depth-μP's L^(−1/2), C
 
 :func:`predict_graph` does the same for an actual model: it follows the second moment of every tensor
 of the model's traced graph (torch.fx) — a Linear/Conv multiplies it by ``fan_in·mean(W²)`` and adds
-``mean(b²)``, an elementwise activation maps q to ``E[φ(√q z)²]`` (the same Gaussian quadrature as
+``mean(b²)`` (with the forward multipliers of :func:`initlab.parametrize` and the scalars of the recipes'
+wrappers, which live in hooks the trace does not show), an elementwise activation maps q to ``E[φ(√q z)²]`` (the same Gaussian quadrature as
 :mod:`initlab.theory.meanfield`), a LayerNorm resets it to ``mean(γ²) + mean(β²)``, an addition of two
 tensors adds their moments (the branch is independent of the stream, as the theory assumes), dropout,
 reshapes and identities keep it — and backwards the gradient's second moment (gradient independence,
@@ -217,8 +218,10 @@ def predict_graph(model: nn.Module, input_variance: float = 1.0, structure=None)
             elif not data:
                 continue  # a constant (sizes, masks from buffers): no moment of its own
             elif node.op == "call_module" and _weight_layer(modules[node.target]):
-                sw2, sb2, _ = _scales(modules[node.target])
-                ms[node] = sw2 * ms[data[0]] + sb2
+                module = modules[node.target]
+                sw2, sb2, _ = _scales(module)
+                pre, (aw, ab, post) = _hook_effects(node.target, module)
+                ms[node] = post(aw * sw2 * pre(ms[data[0]]) + ab * sb2)
                 row = {"layer": node.target, "index": len(rows), "activation": "identity", "sigma_w2": sw2,
                        "sigma_b2": sb2, "pred_preact_var": ms[node], "pred_out_var": ms[node],
                        "pred_grad_var": math.nan}
@@ -274,6 +277,54 @@ def predict_graph(model: nn.Module, input_variance: float = 1.0, structure=None)
         stream.append({"branch": info["branch"], "block": info["block"], "node": info["node"],
                        "pred_stream_ms": ms[node], "pred_stream_in_ms": ms.get(by_name.get(info["fork"]), math.nan)})
     return GraphPrediction(rows, stream)
+
+
+class _Post:
+    """What a hook after a layer does to its output's second moment: ``ms·scale² + shift²``."""
+
+    def __init__(self, scale2: float = 1.0, shift2: float = 0.0):
+        self.scale2, self.shift2 = scale2, shift2
+
+    def __call__(self, m: float) -> float:
+        return m * self.scale2 + self.shift2
+
+
+def _sq(module, name: str) -> float:
+    with torch.no_grad():
+        return float(getattr(module, name).detach().double().square().mean())
+
+
+def _hook_effects(name: str, module: nn.Module):
+    """The forward hooks on a weight layer, as second-moment maps (torch.fx does not trace hooks): initlab's
+    forward multipliers (:mod:`initlab.parametrize.hooks`, ``α_w·Wx + α_b·b``) and the recipes' wrappers
+    (:mod:`initlab.model.recipes`: a scalar bias before, a scale and/or shift after). Returns
+    ``(pre, (α_w², α_b², post))``; another hook is an operation the prediction does not cover."""
+    from ..model.recipes import _AddBefore, _AfterLayer
+    from ..parametrize.hooks import _Affine
+
+    pre_shift, aw, ab, post = 0.0, 1.0, 1.0, _Post()
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, _AddBefore):
+            pre_shift += _sq(module, hook.names[0])
+        else:
+            raise _Unsupported(f"a forward pre-hook on {name!r} ({type(hook).__name__})")
+    for hook in module._forward_hooks.values():
+        if isinstance(hook, _Affine):
+            aw = sum(m * m for m in hook.w_mult) / len(hook.w_mult)
+            b = hook.b_mult if hook.b_mult is not None else hook.w_mult
+            ab = sum(m * m for m in b) / len(b)
+        elif isinstance(hook, _AfterLayer):
+            if hook.kind == "scale":
+                s2 = _sq(module, hook.names[0])
+                post = _Post(post.scale2 * s2, post.shift2 * s2)
+            elif hook.kind == "shift":
+                post = _Post(post.scale2, post.shift2 + _sq(module, hook.names[0]))
+            else:
+                s2 = _sq(module, hook.names[0])
+                post = _Post(post.scale2 * s2, post.shift2 * s2 + _sq(module, hook.names[1]))
+        else:
+            raise _Unsupported(f"a forward hook on {name!r} ({type(hook).__name__})")
+    return (lambda m: m + pre_shift), (aw, ab, post)
 
 
 def _is_add(node) -> bool:
@@ -359,7 +410,8 @@ def _backward(gm, ms, act_of, row_of, modules, data_inputs) -> None:
         if node.op == "call_module" and node.target in row_of:
             row_of[node.target]["pred_grad_var"] = gv
             _, _, fo = _scales(modules[node.target])
-            contrib = [(data[0], fo * gv)]
+            _, (aw, _, post) = _hook_effects(node.target, modules[node.target])
+            contrib = [(data[0], aw * post.scale2 * fo * gv)]
         elif node in act_of:
             contrib = [(data[0], act_of[node][2] * gv)]
         elif _is_norm(node, modules):
