@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..activations import row as _catalogue_row
 from ..errors import InitlabError, check_int, suggest
 
 __all__ = ["PRESETS", "BUDGETS", "Preset", "PresetResult", "run_preset"]
@@ -508,8 +509,8 @@ def _glorot2010(b: dict, seed: int):
 
 GUIDE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "selu", "gelu")
 GUIDE_SCHEMES = ("glorot_normal", "he_normal", "lecun_normal")
-RECOMMENDED = {"sigmoid": "glorot_normal", "tanh": "glorot_normal", "relu": "he_normal",
-               "leaky_relu": "he_normal", "gelu": "he_normal", "selu": "lecun_normal"}
+# the rule of thumb under test is initialize("auto")'s: derived from the activation catalogue
+RECOMMENDED = {act: _catalogue_row(act).auto for act in GUIDE_ACTIVATIONS}
 GUIDE_BUDGETS = {
     "full": {"depth": 10, "width": 64, "epochs": 6, "lr": 0.02, "momentum": 0.9, "batch_size": 64, "seeds": 2},
     "quick": {"depth": 10, "width": 64, "epochs": 3, "lr": 0.02, "momentum": 0.9, "batch_size": 64, "seeds": 1},
