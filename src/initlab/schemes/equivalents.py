@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .registry import canonical_name
+
 __all__ = ["Equivalent", "EQUIVALENTS", "equivalent"]
 
 
@@ -92,6 +94,4 @@ def equivalent(name: str) -> Equivalent:
     >>> equivalent("HeNormal").keras
     'keras.initializers.HeNormal()'
     """
-    from .registry import canonical_name
-
     return EQUIVALENTS[canonical_name(name)]
