@@ -1,6 +1,5 @@
 """initlab.parametrize: plan numbers derived here, drawn laws, equivalent forms, hooks, groups, bad input."""
 
-import doctest
 import math
 
 import pytest
@@ -333,16 +332,3 @@ def test_a_width_plan_is_not_applied_by_apply_plan():
 def test_param_groups_of_an_unparametrized_model():
     with pytest.raises(InitlabError, match="model: got 'Sequential'; allowed: a model initlab.parametrize"):
         initlab.param_groups(mlp(8), "adam", lr=0.1)
-
-
-def test_module_docstrings_run():
-    import initlab.experiments.lm as lm_mod
-    import initlab.experiments.text as text_mod
-    import initlab.model.structure as structure
-    import initlab.parametrize.coord_check as cc
-    import initlab.parametrize.core as core
-    import initlab.parametrize.tasks as tasks
-
-    for mod in (structure, core, cc, tasks, lm_mod, text_mod):
-        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0 and result.attempted > 0, mod.__name__
