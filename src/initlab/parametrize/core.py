@@ -170,6 +170,11 @@ class WidthRow:
     """Multiplier of Adam's ε (depth parametrizations scale it in the blocks; 1 elsewhere)."""
 
     @property
+    def writes(self) -> bool:
+        """True when parametrizing writes this parameter."""
+        return any(i is not None for i in self.initializers)
+
+    @property
     def width_mult(self) -> float:
         """The width multiplier that drives the rule: m_in for hidden and readout, m_out otherwise."""
         return self.m_in if self.width_class in ("hidden", "readout") else self.m_out
@@ -229,6 +234,10 @@ class WidthPlan(InitPlan):
         >>> opt = torch.optim.Adam(groups)
         """
         return param_groups(self, optimizer, lr, weight_decay=weight_decay, eps=eps)
+
+    def write_steps(self):
+        raise InitlabError("plan: got a WidthPlan; allowed: an InitPlan (a width plan is applied by "
+                           "initlab.parametrize(model, ...), which also installs its multipliers)")
 
     def remove(self) -> int:
         """Remove this plan's forward multipliers from the model (the weights stay as they are)."""
