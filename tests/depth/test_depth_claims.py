@@ -141,3 +141,21 @@ def test_each_measurement_runs_and_is_judged(name):
     assert criteria and all(c.outcome in ("reproduced", "contradicted", "inconclusive") for c in criteria)
     assert claim.compare(rows, b) and set(claim.budgets) == {"full", "quick"}
     assert claim.budgets["quick"]["seeds"] >= 3 and claim.budgets["full"]["seeds"] >= 5
+
+
+def test_the_section_draws_each_claim_from_its_rows(tmp_path):
+    from initlab.experiments.depth_section import DepthSection
+
+    results = {"deep-residual": {"verdict": "reproduced", "criteria": [], "rows": _deep_rows([0.1] * 3, [0.9] * 3,
+                                                                                              [0.93] * 3)},
+               "residual-stream": {"verdict": "reproduced", "criteria": [], "rows": _stream_rows(0.5, 1.2, 0.03)},
+               "depth-lm": {"verdict": "reproduced", "criteria": [], "rows": _lm_rows(0.02, 0.0, -0.01)},
+               "zero-init": {"verdict": "inconclusive", "criteria": [{"criterion": "c", "outcome": "inconclusive",
+                                                                      "mean": 0.0, "ci": [0, 0], "values": [1, 2]}],
+                             "rows": _zero_rows([0.9] * 3, [0.9] * 3, ["z"] * 3)}}
+    section = DepthSection(results, "quick", 1.0)
+    paths = section.figures(tmp_path)
+    assert set(paths) == set(results) and all(p.stat().st_size > 5000 for p in paths.values())
+    assert [s["command"] for s in section.summary()][0] == "initlab experiment deep-residual --quick"
+    assert section.deciding() == [{"claim": "zero-init", "criterion": "c", "outcome": "inconclusive", "mean": 0.0,
+                                   "ci": [0, 0], "n": 2}]
