@@ -104,6 +104,9 @@ def curve_figure(rows: Sequence[dict], series: str, title: str, path=None):
                         alpha=0.15, lw=0)
     if rows and "chance" in rows[0]:
         ax.axhline(100 * rows[0]["chance"], ls=":", color="0.5", lw=1)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title, fontsize=9)
@@ -137,7 +140,7 @@ def stream_figure(rows: Sequence[dict], path=None):
         ax.set_ylabel("std of the residual stream")
     left.set_xscale("log", base=2)
     left.set_xlabel("blocks L")
-    left.set_title("after the last block (dashed: mean-field)", fontsize=9)
+    left.set_title("after the last block (dashed: mean-field; depth_mup\nand scaled_residual coincide here)", fontsize=9)
     right.set_xlabel("block")
     right.set_title(f"block by block, L = {deepest}", fontsize=9)
     left.legend(fontsize=7)
