@@ -153,3 +153,26 @@ def test_doctor_names_the_growing_stream_and_applies_the_recipe():
     result = initlab.doctor(lm, ids, loss_fn=lambda out: out.square().mean())
     f = [f for f in result.findings if f.kind == "residual"][0]
     assert f.fix == "scaled_residual" and f.evidence["prenorm"] == 1 and "√N" in f.message
+
+
+def test_doctor_cli_names_a_residual_spec_and_fixes_it():
+    from click.testing import CliRunner
+
+    from initlab.cli.doctor import doctor_cmd
+
+    result = CliRunner().invoke(doctor_cmd, ["resmlp:depth=12,width=32,init=he_normal", "--fix", "auto"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "residual: the residual stream's mean square grows" in result.output
+    assert "recipe skipinit" in result.output and "removed by the fix" in result.output
+    bad = CliRunner().invoke(doctor_cmd, ["resmlp:depth=12,norm=post"])
+    assert bad.exit_code != 0 and "resmlp spec field 'norm': got 'post'; allowed: 'none', 'pre'" in bad.output
+
+
+def test_a_resmlp_spec_takes_a_recipe_as_its_init():
+    from initlab.experiments.models import build_model, parameter_count
+
+    net = build_model("resmlp:depth=3,width=8,init=rezero,norm=pre", (1, 8, 8), 10, seed=0)
+    assert sorted(n for n, _ in net.named_parameters() if "alpha" in n)[0] == "blocks.0.layers.1.rezero_alpha"
+    own = sum(p.numel() for n, p in net.named_parameters() if "alpha" not in n)
+    assert own == parameter_count("resmlp:depth=3,width=8,norm=pre", (1, 8, 8), 10)

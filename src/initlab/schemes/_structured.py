@@ -13,7 +13,8 @@ from .._threads import torch_threads
 from ._pool import for_blocks, single_threaded
 from ._seeded import work_dtype
 
-__all__ = ["orthogonal", "delta_orthogonal", "identity", "dirac", "sparse", "orthogonal_matrix", "matrix", "matrix_values"]
+__all__ = ["orthogonal", "delta_orthogonal", "identity", "dirac", "sparse", "orthogonal_matrix", "matrix",
+           "matrix_values"]
 
 
 def _orthogonal_(mat, source) -> None:
