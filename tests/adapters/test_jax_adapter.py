@@ -13,7 +13,8 @@ import jax.numpy as jnp  # noqa: E402
 
 import initlab  # noqa: E402
 import initlab.jax as ij  # noqa: E402
-from initlab.adapters.equivalence import JAX, from_jax  # noqa: E402
+from initlab.adapters.equivalence import from_jax  # noqa: E402
+from initlab.schemes.equivalents import JAX  # noqa: E402
 from _laws import (CONV, DENSE, assert_initlab_law, assert_same_structured, assert_sample_follows,  # noqa: E402
                    jax_law)
 from stats import assert_law  # noqa: E402

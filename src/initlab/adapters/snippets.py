@@ -14,8 +14,8 @@ from typing import Any
 from ..activations import CATALOGUE, row as catalogue_row
 from ..errors import check_int, fail
 from ..schemes import registry
+from ..schemes.equivalents import KERAS, KERAS_VS_DISTRIBUTIONS
 from ..schemes.initializers import VarianceScaling
-from .equivalence import KERAS
 
 __all__ = ["keras_lines", "keras_initializer_code", "KERAS_ACTIVATIONS"]
 
@@ -27,7 +27,8 @@ KERAS_ACTIVATIONS = {**{name: (r.keras[0] if r.name != "linear" else None)
 function has other defaults than initlab's is left out: ``leaky_relu`` is written as a ``LeakyReLU``
 layer, since Keras's string means slope 0.2 and PyTorch's default is 0.01."""
 
-_KERAS_DIST = {"normal": "untruncated_normal", "truncated_normal": "truncated_normal", "uniform": "uniform"}
+_KERAS_DIST = {ours: theirs for theirs, ours in KERAS_VS_DISTRIBUTIONS.items() if theirs != "normal"}
+"""initlab's VarianceScaling distributions → Keras's spelling (Keras's ``"normal"`` is truncated)."""
 
 
 def _args(kwargs: dict) -> str:
