@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import InitlabError, check_choice, fail, suggest
 from ..activations import keras_row
 from ..model.activations import Activation, activation_of_row
-from ..model.plan import InitPlan, PlanRow, _auto_weight
+from ..model.plan import InitPlan, PlanRow, auto_initializer
 from ..schemes.initializers import GlorotUniform, Ones, Orthogonal, RandomNormal, VarianceScaling, Zeros
 from ..schemes.registry import get
 from ._layout import resolve
@@ -333,7 +333,7 @@ def _row(layer, var, role, hints, act, base, bias_init, rule_list, gates_mode) -
     elif isinstance(layer, _layers().RNN):
         init, reason = GlorotUniform(), "auto: RNN input weight, Xavier " + ("per gate" if n_gates > 1 else "whole")
     else:
-        init = _auto_weight(act)
+        init = auto_initializer(act)
         reason = (f"auto: {act.label()} follows ({act.found_by})" if act.name else
                   f"auto: no activation follows ({act.found_by})")
     if role == "bias":
