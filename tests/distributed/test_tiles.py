@@ -13,7 +13,7 @@ import torch
 
 import initlab
 from initlab.errors import InitlabError
-from initlab.schemes import engine
+from initlab.schemes import _seeded, engine
 from initlab.schemes.engine import BLOCK, TILE, fill_box_, tile_grid
 
 F32, BF16 = torch.float32, torch.bfloat16
@@ -111,8 +111,8 @@ def test_a_box_inside_two_dimensions_and_a_non_contiguous_destination():
 ])
 def test_only_the_tiles_a_box_meets_are_drawn(monkeypatch, offset, size, tiles):
     drawn = []
-    real = engine._block_rng
-    monkeypatch.setattr(engine, "_block_rng", lambda seed, key, block: drawn.append(block) or real(seed, key, block))
+    real = _seeded.block_rng
+    monkeypatch.setattr(_seeded, "block_rng", lambda seed, key, block: drawn.append(block) or real(seed, key, block))
     init = _init("he_normal")
     fill_box_(torch.empty(size), init.distribution((1100, 1030)), seed=0, key="w", shape=(1100, 1030), offset=offset)
     assert len(drawn) == len(set(drawn)) == tiles

@@ -96,7 +96,7 @@ CASES = [
     ("scheme unknown", lambda m: initlab.initialize(m, "he_norml"), "scheme: got unknown name 'he_norml'", InitlabError),
     ("scheme wrong type", lambda m: initlab.initialize(m, 3), "scheme: got 3", InitlabError),
     ("scheme wrong rank", lambda m: initlab.initialize(m, "delta_orthogonal", seed=0),
-     "allowed for 'delta_orthogonal': at least 3-D", InitlabError),
+     "allowed: a tensor of at least 3 dimensions for 'delta_orthogonal'", InitlabError),
     ("bias unknown", lambda m: initlab.initialize(m, bias="nope"), "bias: got unknown name 'nope'", InitlabError),
     ("rules not a dict", lambda m: initlab.initialize(m, rules=[("fc", "zeros")]), "rules: got list", InitlabError),
     ("rule pattern matches nothing", lambda m: initlab.initialize(m, rules={"encoder.*": "zeros"}),

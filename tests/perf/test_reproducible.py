@@ -15,6 +15,7 @@ import torch
 import initlab
 from initlab._threads import torch_threads
 from initlab.schemes import engine
+from initlab.schemes._pool import for_blocks
 from initlab.schemes.engine import BLOCK, derive_seed
 
 N = 2 * BLOCK + 12_345  # three blocks, the last one partial
@@ -102,7 +103,7 @@ def test_every_block_is_filled_once_and_errors_reach_the_caller():
             seen.append(i)
 
     with threads(2):
-        engine._for_blocks(37, record)
+        for_blocks(37, record)
     assert sorted(seen) == list(range(37))
 
     def fail(i):
@@ -110,7 +111,7 @@ def test_every_block_is_filled_once_and_errors_reach_the_caller():
             raise ValueError("block 5")
 
     with threads(2), pytest.raises(ValueError, match="block 5"):
-        engine._for_blocks(37, fail)
+        for_blocks(37, fail)
 
 
 @pytest.mark.parametrize("shape", [(300, 200), (200, 300), (600, 600)], ids=str)

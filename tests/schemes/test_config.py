@@ -106,7 +106,7 @@ SPELLINGS = [
     ("HeNormal", "he_truncated_normal"), ("xavier_uniform_", "glorot_uniform"), ("Xavier_Normal", "glorot_normal"),
     ("GlorotUniform", "glorot_uniform"), ("GlorotNormal", "glorot_truncated_normal"),
     ("LecunNormal", "lecun_truncated_normal"), ("lecun_normal", "lecun_normal"), ("LecunUniform", "lecun_uniform"),
-    ("normal_", "random_normal"), ("RandomNormal", "random_normal"), ("uniform_", "random_uniform"),
+    ("RandomNormal", "random_normal"), ("normal", "random_normal"), ("uniform", "random_uniform"),
     ("TruncatedNormal", "truncated_normal"), ("trunc_normal_", "trunc_normal"), ("eye_", "identity"),
     ("Identity", "identity"), ("dirac_", "dirac"), ("orthogonal_", "orthogonal"), ("Orthogonal", "orthogonal"),
     ("zeros_", "zeros"), ("Zeros", "zeros"), ("ones_", "ones"), ("constant_", "constant"), ("sparse_", "sparse"),

@@ -47,9 +47,9 @@ def test_unknown_scheme_name_suggests_the_nearest(bad, nearest):
 
 
 def test_unknown_identifier_type():
-    with pytest.raises(InitlabError, match=r"scheme: got 3 \(int\); allowed: a name, a config dict"):
+    with pytest.raises(InitlabError, match=r"scheme: got 3; allowed: a name, a config dict"):
         initlab.get(3)
-    with pytest.raises(InitlabError, match=r"config: got keys \['nam'\]; allowed: 'name'"):
+    with pytest.raises(InitlabError, match=r"config: got \['nam'\]; allowed: 'name'"):
         initlab.get({"nam": "he_normal"})
 
 
@@ -87,12 +87,12 @@ BAD_PARAMS = [
     ("delta_orthogonal_gain_zero", initlab.delta_orthogonal(gain=0), (4, 4, 3), "gain", "0"),
     ("constant_inf", initlab.constant(value=float("inf")), (4, 5), "value", "inf"),
     ("mean_nan", initlab.random_normal(mean=float("nan")), (4, 5), "mean", "nan"),
-    ("uniform_equal", initlab.random_uniform(minval=1.0, maxval=1.0), (4, 5), "minval, maxval", "1.0 >= 1.0"),
-    ("uniform_reversed", initlab.random_uniform(minval=0.5, maxval=-0.5), (4, 5), "minval, maxval", "0.5 >= -0.5"),
-    ("truncated_a_ge_b", initlab.truncated_normal(a=2.0, b=1.0), (4, 5), "a, b", "a=2.0, b=1.0"),
-    ("truncated_a_eq_b", initlab.truncated_normal(a=0.5, b=0.5), (4, 5), "a, b", "a=0.5, b=0.5"),
-    ("truncated_a_nan", initlab.truncated_normal(a=float("nan")), (4, 5), "a, b", "a=nan"),
-    ("trunc_normal_a_ge_b", initlab.trunc_normal(a=0.5, b=-0.5), (4, 5), "a, b", "a=0.5, b=-0.5"),
+    ("uniform_equal", initlab.random_uniform(minval=1.0, maxval=1.0), (4, 5), "minval, maxval", "(1.0, 1.0)"),
+    ("uniform_reversed", initlab.random_uniform(minval=0.5, maxval=-0.5), (4, 5), "minval, maxval", "(0.5, -0.5)"),
+    ("truncated_a_ge_b", initlab.truncated_normal(a=2.0, b=1.0), (4, 5), "a, b", "(2.0, 1.0)"),
+    ("truncated_a_eq_b", initlab.truncated_normal(a=0.5, b=0.5), (4, 5), "a, b", "(0.5, 0.5)"),
+    ("truncated_a_nan", initlab.truncated_normal(a=float("nan")), (4, 5), "a", "nan"),
+    ("trunc_normal_a_ge_b", initlab.trunc_normal(a=0.5, b=-0.5), (4, 5), "a, b", "(0.5, -0.5)"),
     ("mode_unknown", initlab.variance_scaling(mode="fan_inn"), (4, 5), "mode", "'fan_inn'"),
     ("he_mode_unknown", initlab.he_normal(mode="fanin"), (4, 5), "mode", "'fanin'"),
     ("distribution_unknown", initlab.variance_scaling(distribution="gaussian"), (4, 5), "distribution", "'gaussian'"),
@@ -103,7 +103,6 @@ BAD_PARAMS = [
     ("sparsity_bool", initlab.sparse(sparsity=True), (4, 5), "sparsity", "True"),
     ("sparse_3d", initlab.sparse(), (4, 5, 3), "shape", "(4, 5, 3)"),
     ("orthogonal_1d", initlab.orthogonal(), (5,), "shape", "(5,)"),
-    ("orthogonal_zero_size", initlab.orthogonal(), (0, 5), "shape", "(0, 5)"),
     ("identity_3d", initlab.identity(), (4, 4, 3), "shape", "(4, 4, 3)"),
     ("dirac_groups_not_dividing", initlab.dirac(groups=3), (8, 4, 3, 3), "groups", "3"),
     ("dirac_groups_zero", initlab.dirac(groups=0), (8, 4, 3), "groups", "0"),
@@ -145,24 +144,17 @@ def test_non_floating_tensor(name, dtype):
 
 
 def test_not_a_tensor():
-    with pytest.raises(InitlabError, match=r"tensor: got ndarray; allowed: a torch.Tensor"):
+    with pytest.raises(InitlabError, match=r"tensor: got ndarray array\(.*; allowed: a torch.Tensor"):
         initlab.he_normal()(np.zeros((3, 3), dtype=np.float32))
 
 
 @pytest.mark.parametrize("name", ["he_normal", "glorot_uniform", "variance_scaling", "lecun_truncated_normal"])
-@pytest.mark.parametrize("shape", [(), (0, 5), (3, 0, 2)], ids=str)
-def test_fans_undefined_tensor_is_refused_and_left_alone(name, shape):
-    t = _pattern(shape)
-    before = t.clone()
-    with pytest.raises(ValueError) as info:
-        initlab.get(name)(t, seed=0)
-    assert "shape" in str(info.value) and str(shape) in str(info.value)
-    assert torch.equal(t, before)
-
-
-@pytest.mark.parametrize("shape", [(), (0, 5)], ids=str)
-def test_fans_undefined_tensor_error_has_the_standard_form(shape):
-    assert_rejected(lambda t: initlab.he_normal()(t, seed=0), _pattern(shape), "shape:", str(shape))
+def test_fans_undefined_tensor_is_refused_and_left_alone(name):
+    """A 0-D tensor has one element and no fans: an error in the standard form, the tensor unchanged.
+    (A tensor with no elements is left alone with a warning: ``test_edges.py``.)"""
+    assert_rejected(lambda t: initlab.get(name)(t, seed=0), _pattern(()), "shape:", "()")
+    with pytest.raises(InitlabError, match=r"^shape: got \(0, 5\); allowed: a non-empty tensor"):
+        initlab.get(name).distribution((0, 5))
 
 
 @pytest.mark.parametrize("kwargs, fragments", [
@@ -189,9 +181,9 @@ def test_seed_and_generator_both_given():
 def test_numpy_rng_and_seed_both_given_and_bad_dtype():
     with pytest.raises(InitlabError, match="rng.*seed"):
         initlab.he_normal().numpy((3, 3), seed=1, rng=np.random.default_rng(0))
-    with pytest.raises(InitlabError, match=r"dtype: got int32; allowed: a floating dtype"):
+    with pytest.raises(InitlabError, match=r"dtype: got dtype\('int32'\); allowed: a floating dtype"):
         initlab.he_normal().numpy((3, 3), dtype="int32")
-    with pytest.raises(InitlabError, match=r"rng: got RandomState; allowed: numpy.random.Generator"):
+    with pytest.raises(InitlabError, match=r"rng: got RandomState .*; allowed: numpy.random.Generator"):
         initlab.he_normal().numpy((3, 3), rng=np.random.RandomState(0))
 
 

@@ -121,3 +121,30 @@ def test_activation_fn_is_elementwise_and_matches_numpy(name):
     assert y.shape == z.shape
     if name in NUMPY_ACTS:
         np.testing.assert_allclose(y.numpy(), NUMPY_ACTS[name](z.numpy()), rtol=1e-12, atol=1e-12)
+
+
+# moment_gain as computed by composite Simpson quadrature (24001 nodes on ±12), before it moved to the
+# one Gauss–Legendre rule: the values may change by rounding-level amounts only
+SIMPSON_VALUES = {
+    "identity": 1.0000000000002771, "relu": 1.4142135623734868, "leaky_relu": 1.4141428569982273,
+    "prelu": 1.371988681140451, "relu6": 1.4142135650954657, "elu": 1.2451983007010388, "selu": 1.000000000000257,
+    "gelu": 1.5335304411959605, "gelu_tanh": 1.5335805216665723, "silu": 1.6765324703315558,
+    "mish": 1.4868475812736202, "softplus": 1.0418668355355911, "softsign": 2.337533363108848,
+    "tanh": 1.5925374197232731, "sigmoid": 1.8462285453391172, "hardtanh": 1.3920361404487174,
+    "hardswish": 1.7366572127670208, "hardsigmoid": 1.8978404247300846, "sin": 1.5208666231792365,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIMPSON_VALUES))
+def test_moment_gain_unchanged_by_the_move_to_gauss_legendre(name):
+    assert moment_gain(name) == pytest.approx(SIMPSON_VALUES[name], rel=0, abs=1e-9)
+
+
+@pytest.mark.parametrize("kink", [0.37, -1.3, 2.05])
+def test_gaussian_expectation_cuts_at_given_kinks(kink):
+    """A kink off the rule's edges is exact to ~1e-13 once it is named (scipy's quad, split at the kink)."""
+    fn = lambda x: abs(x - kink)  # noqa: E731
+    dens = sps.norm(0.4, 1.5).pdf
+    expected = sum(integrate.quad(lambda x: fn(x) * dens(x), lo, hi, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                   for lo, hi in ((-20, kink), (kink, 20)))
+    assert gaussian_expectation(fn, 0.4, 1.5, kinks=[kink]) == pytest.approx(expected, rel=1e-12)

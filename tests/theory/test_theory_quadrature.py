@@ -10,7 +10,7 @@ from scipy import integrate
 from scipy.special import ndtr
 
 from initlab.theory import correlation_map, variance_map
-from initlab.theory.quadrature import cut_rule, gauss_rule, inner_rule
+from initlab.quadrature import cut_rule, gauss_rule, inner_rule
 
 
 def _double_factorial_odd(k):

@@ -1,4 +1,7 @@
-"""``initlab list`` and ``initlab show``: the scheme catalogue and one scheme's distribution."""
+"""``initlab list`` and ``initlab show``: the scheme catalogue and one scheme's distribution.
+
+Every cell is printed literally (no Rich markup), so formulas such as ``U[a, b]`` keep their brackets.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,21 @@ import json
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ..errors import InitlabError
+from ..errors import InitlabError, check_int, fail
+
+
+def _cells(*values) -> list[Text]:
+    return [Text(str(v)) for v in values]
+
+
+def _parse(text: str):
+    """A command-line value as JSON when it reads as JSON (numbers, true/false, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 @click.command("list")
@@ -21,25 +37,25 @@ def list_cmd(as_json: bool):
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    t = Table(title="initlab schemes")
+    t = Table(title=Text("initlab schemes"))
     for col in ("name", "formula", "parameters", "aliases", "source"):
         t.add_column(col, overflow="fold")
     for r in rows:
         params = ", ".join(f"{k}={v!r}" for k, v in r["params"].items())
-        t.add_row(r["name"], r["formula"], params, ", ".join(r["aliases"]), r["source"])
+        aliases = list(r["aliases"]) + [f"{n} ({', '.join(f'{k}={v:g}' for k, v in d.items())})"
+                                        for n, d in r["presets"].items()]
+        t.add_row(*_cells(r["name"], r["formula"], params, ", ".join(aliases), r["source"]))
     Console().print(t)
-
-
 
 
 @click.command("show", context_settings={"ignore_unknown_options": False})
 @click.argument("scheme")
 @click.option("--shape", "shape", required=True, help="The tensor shape, e.g. --shape 256 784 (space separated).",
               type=str, multiple=True)
-@click.argument("more_shape", nargs=-1, type=int)
+@click.argument("more_shape", nargs=-1, type=str)
 @click.option("--layout", type=click.Choice(["torch", "keras", "jax"]), default="torch", show_default=True,
               help="Weight layout: torch (out, in, *k) or keras/jax (*k, in, out).")
-@click.option("--groups", type=int, default=1, show_default=True, help="Convolution groups (per-group fans).")
+@click.option("--groups", type=str, default="1", show_default=True, help="Convolution groups (per-group fans).")
 @click.option("--transposed", is_flag=True, help="A transposed convolution's weight (in, out/groups, *k).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Scheme parameter, e.g. --param a=0.2 --param mode=fan_out (repeatable).")
@@ -52,40 +68,35 @@ def show_cmd(scheme, shape, more_shape, layout, groups, transposed, params, as_j
     from ..schemes.registry import create
 
     try:
-        dims = [int(s) for s in " ".join(shape).replace(",", " ").split()] + list(more_shape)
-    except ValueError:
-        raise click.BadParameter(f"got {shape!r}; allowed: integers, e.g. --shape 256 784", param_hint="--shape")
-    kwargs = {}
-    for p in params:
-        if "=" not in p:
-            raise click.BadParameter(f"got {p!r}; allowed: KEY=VALUE", param_hint="--param")
-        k, v = p.split("=", 1)
-        try:
-            kwargs[k] = json.loads(v)
-        except json.JSONDecodeError:
-            kwargs[k] = v
-    try:
+        dims = [_parse(s) for s in " ".join((*shape, *more_shape)).replace(",", " ").split()]
+        kwargs = {}
+        for p in params:
+            if "=" not in p:
+                raise fail("--param", p, "KEY=VALUE")
+            k, v = p.split("=", 1)
+            kwargs[k] = _parse(v)
         init = create(scheme, **kwargs)
-        dist = init.distribution(dims, layout, groups=groups, transposed=transposed)
+        dist = init.distribution(dims, layout, groups=check_int("--groups", _parse(groups), minimum=1),
+                                 transposed=transposed)
     except InitlabError as e:
         raise click.ClickException(str(e))
     if as_json:
         click.echo(json.dumps(dist.to_dict(), indent=2))
         return
-    t = Table(title=f"{init!r} on shape {tuple(dims)} ({layout} layout)", show_header=False)
+    t = Table(title=Text(f"{init!r} on shape {dist.shape} ({layout} layout)"), show_header=False)
     t.add_column("quantity")
     t.add_column("value")
-    t.add_row("family", dist.family)
+    t.add_row(*_cells("family", dist.family))
     for k, v in dist.params.items():
-        t.add_row(f"  {k}", f"{v:.6g}" if isinstance(v, float) else str(v))
+        t.add_row(*_cells(f"  {k}", f"{v:.6g}" if isinstance(v, float) else v))
     if dist.fans is not None:
-        t.add_row("fan_in", str(dist.fans.fan_in))
-        t.add_row("fan_out", str(dist.fans.fan_out))
-        t.add_row("receptive field", str(dist.fans.receptive_field))
-    t.add_row("mean", f"{dist.mean:.6g}")
-    t.add_row("std", f"{dist.std:.6g}")
-    t.add_row("variance", f"{dist.variance:.6g}")
+        t.add_row(*_cells("fan_in", dist.fans.fan_in))
+        t.add_row(*_cells("fan_out", dist.fans.fan_out))
+        t.add_row(*_cells("receptive field", dist.fans.receptive_field))
+    t.add_row(*_cells("mean", f"{dist.mean:.6g}"))
+    t.add_row(*_cells("std", f"{dist.std:.6g}"))
+    t.add_row(*_cells("variance", f"{dist.variance:.6g}"))
     if dist.low is not None:
-        t.add_row("bounds", f"[{dist.low:.6g}, {dist.high:.6g}]")
-    t.add_row("formula", type(init).formula)
+        t.add_row(*_cells("bounds", f"[{dist.low:.6g}, {dist.high:.6g}]"))
+    t.add_row(*_cells("formula", type(init).formula))
     Console().print(t)

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .registry import canonical_name, create
+
 __all__ = ["FrameworkCall", "KERAS", "JAX", "KERAS_VS_DISTRIBUTIONS", "JAX_VS_DISTRIBUTIONS", "Equivalent",
            "EQUIVALENTS", "equivalent"]
 
@@ -57,8 +59,6 @@ class FrameworkCall:
 
     def initlab(self):
         """initlab's equivalent scheme."""
-        from .registry import create
-
         return create(self.scheme, **self.params)
 
     def call(self) -> str:
@@ -233,6 +233,4 @@ def equivalent(name: str) -> Equivalent:
     >>> equivalent("HeNormal").keras
     'keras.initializers.HeNormal()'
     """
-    from .registry import canonical_name
-
     return EQUIVALENTS[canonical_name(name)]

@@ -35,12 +35,13 @@ Rules, stated once:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..errors import InitlabError
+from ..errors import check_choice, check_int, check_type, fail
 
-__all__ = ["Fans", "compute_fans", "LAYOUTS"]
+__all__ = ["Fans", "compute_fans", "check_shape", "LAYOUTS", "FAN_MODES"]
 
 LAYOUTS = ("torch", "keras", "jax")
 
@@ -63,8 +64,6 @@ class Fans:
 
     def get(self, mode: str) -> float:
         """The fan that ``mode`` names: fan_in, fan_out, fan_avg or fan_geo_avg."""
-        from ..errors import check_choice
-
         mode = check_choice("mode", mode, FAN_MODES)
         return float(getattr(self, mode))
 
@@ -72,10 +71,31 @@ class Fans:
 FAN_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 
 
+def check_shape(shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints; a size that is not an integer ≥ 0 (2.5, "3", True, −1) is an error,
+    never truncated.
+
+    >>> check_shape([256, 784])
+    (256, 784)
+    >>> check_shape((2.5, 3))
+    Traceback (most recent call last):
+        ...
+    initlab.errors.InitlabError: shape: got (2.5, 3); allowed: a sequence of integers >= 0
+    """
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise fail("shape", shape, "a sequence of integers >= 0") from None
+    if all(type(s) is int and s >= 0 for s in dims) and not isinstance(shape, (str, bytes)):
+        return dims  # the common case, without the slower checks below
+    if isinstance(shape, (str, bytes)) or any(
+            isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0 for s in dims):
+        raise fail("shape", shape, "a sequence of integers >= 0")
+    return tuple(int(s) for s in dims)
+
+
 def _norm_axis(axis: int, ndim: int, name: str) -> int:
-    if not -ndim <= axis < ndim:
-        raise InitlabError(f"{name}: got {axis} for a {ndim}-D shape; allowed: {-ndim}..{ndim - 1}")
-    return axis % ndim
+    return check_int(name, axis, minimum=-ndim, maximum=ndim - 1) % ndim
 
 
 def compute_fans(
@@ -95,23 +115,19 @@ def compute_fans(
     >>> compute_fans((3, 3, 64, 128), layout="keras")
     Fans(fan_in=576, fan_out=1152, receptive_field=9)
     """
-    from ..errors import check_choice
-
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape(shape)
     layout = check_choice("layout", layout, LAYOUTS)
     if len(shape) == 0:
-        raise InitlabError("shape: got () (a 0-D tensor), where fans are undefined; allowed: a tensor with at "
-                           "least 1 dimension, or a scheme that needs no fans")
-    if any(s < 0 for s in shape):
-        raise InitlabError(f"shape: got {shape}; allowed: non-negative sizes")
+        raise fail("shape", shape, "a tensor with at least 1 dimension (fans are undefined for a 0-D tensor), or "
+                   "a scheme that needs no fans")
     if math.prod(shape) == 0:
-        raise InitlabError(f"shape: got {shape} (zero-size), where fans are undefined; allowed: a non-empty tensor")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise InitlabError(f"groups: got {groups!r}; allowed: a positive integer")
+        raise fail("shape", shape, "a non-empty tensor (fans are undefined for a zero-size one)")
+    groups = check_int("groups", groups, minimum=1)
     if len(shape) == 1:
         return Fans(shape[0], shape[0], 1)
 
     ndim = len(shape)
+    batch_axes = check_type("batch_axes", batch_axes, (tuple, list), "a sequence of axes")
     batch = sorted({_norm_axis(a, ndim, "batch_axes") for a in batch_axes})
     if in_axis is None and out_axis is None:
         if layout == "torch":
@@ -124,30 +140,28 @@ def compute_fans(
             # stacked weights: the layout applies to the non-batch axes
             rest = [a for a in range(ndim) if a not in batch]
             if len(rest) < 2:
-                raise InitlabError(f"batch_axes: got {tuple(batch_axes)} for shape {shape}, which leaves fewer than 2 "
-                                   "axes; allowed: batch axes that leave an in and an out axis")
+                raise fail("batch_axes", tuple(batch_axes), f"batch axes that leave an in and an out axis of shape "
+                           f"{shape}")
             if layout == "torch":
                 out_ax, in_ax = (rest[1], rest[0]) if transposed else (rest[0], rest[1])
             else:
                 in_ax, out_ax = rest[-2], rest[-1]
     else:
         if in_axis is None or out_axis is None:
-            raise InitlabError(f"in_axis, out_axis: got {in_axis!r}, {out_axis!r}; allowed: both, or neither")
+            raise fail("in_axis, out_axis", (in_axis, out_axis), "both, or neither")
         in_ax = _norm_axis(in_axis, ndim, "in_axis")
         out_ax = _norm_axis(out_axis, ndim, "out_axis")
         if in_ax == out_ax:
-            raise InitlabError(f"in_axis, out_axis: got {in_axis} and {out_axis}; allowed: two different axes")
+            raise fail("in_axis, out_axis", (in_axis, out_axis), "two different axes")
     if in_ax in batch or out_ax in batch:
-        raise InitlabError(f"batch_axes: got {tuple(batch_axes)}, which includes the in or out axis; allowed: other axes")
+        raise fail("batch_axes", tuple(batch_axes), "axes other than the in and out axes")
     rf = math.prod(s for a, s in enumerate(shape) if a not in (in_ax, out_ax) and a not in batch)
     n_in, n_out = shape[in_ax], shape[out_ax]
     if transposed:
         # stored (in, out/g, *k): shape[0] is the layer's input channels (all groups)
         if n_in % groups:
-            raise InitlabError(f"groups: got {groups}, which does not divide the {n_in} input channels of shape "
-                               f"{shape}; allowed: a divisor of {n_in}")
+            raise fail("groups", groups, f"a divisor of the {n_in} input channels of shape {shape}")
         return Fans(n_in // groups * rf, n_out * rf, rf)
     if n_out % groups:
-        raise InitlabError(f"groups: got {groups}, which does not divide the {n_out} output channels of shape "
-                           f"{shape}; allowed: a divisor of {n_out}")
+        raise fail("groups", groups, f"a divisor of the {n_out} output channels of shape {shape}")
     return Fans(n_in * rf, n_out // groups * rf, rf)

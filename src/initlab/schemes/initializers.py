@@ -17,13 +17,15 @@ He/Kaiming, LeCun — are thin specialisations of it. Conventions (see the READM
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Sequence
 
-from ..errors import InitlabError, check_choice, check_finite, check_positive
-from .fans import FAN_MODES, Fans
+from ..errors import check_choice, check_finite, check_int, check_number, check_positive, fail
+from ._normal import truncnorm_moments
+from .fans import FAN_MODES, Fans, check_shape, compute_fans
 from .gains import calculate_gain
-from .spec import Distribution, Initializer, truncnorm_moments
+from .spec import Distribution, Initializer
 
 __all__ = [
     "Constant", "Zeros", "Ones", "RandomNormal", "RandomUniform", "TruncatedNormal", "TruncNormal",
@@ -129,14 +131,18 @@ class RandomUniform(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         lo, hi = check_finite("minval", self.minval), check_finite("maxval", self.maxval)
         if lo >= hi:
-            raise InitlabError(f"minval, maxval: got {lo} >= {hi}; allowed: minval < maxval")
+            raise fail("minval, maxval", (self.minval, self.maxval), "minval < maxval")
         return _uniform(lo, hi)
 
 
-def _check_ab(a: float, b: float) -> tuple[float, float]:
+def _check_ab(a, b) -> tuple[float, float]:
+    """Truncation bounds: numbers (±∞ allowed), a < b."""
+    for arg, v in (("a", a), ("b", b)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
+            raise fail(arg, v, "a number (±inf allowed)")
     a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b) or a >= b:
-        raise InitlabError(f"a, b: got a={a}, b={b}; allowed: a < b")
+    if a >= b:
+        raise fail("a, b", (a, b), "a < b")
     return a, b
 
 
@@ -195,24 +201,54 @@ class VarianceScaling(Initializer):
     * ``uniform``: U(±√(3·scale/n)).
 
     Defaults equal Keras's ``VarianceScaling()``. Glorot, He and LeCun are specialisations.
+
+    ``input_axes``/``output_axes`` (Keras 3's arguments, both or neither) replace the layout's fans by
+    products of sizes: fan_in = ∏ shape[input_axes], fan_out = ∏ shape[output_axes], with no receptive
+    field, as Keras computes them.
+
+    >>> d = VarianceScaling(2.0, "fan_in", "normal", input_axes=[0, 1, 2], output_axes=[3])
+    >>> d.distribution((3, 3, 64, 128)).fans
+    Fans(fan_in=576, fan_out=128, receptive_field=1)
     """
 
     scale: float = 1.0
     mode: str = "fan_in"
     distribution_: str = "truncated_normal"
+    input_axes: tuple | None = None
+    output_axes: tuple | None = None
     name: ClassVar[str] = "variance_scaling"
     formula: ClassVar[str] = "Var = scale / fan(mode)"
     source: ClassVar[str] = "Keras/JAX variance_scaling"
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal", *,
+                 input_axes: Sequence[int] | None = None, output_axes: Sequence[int] | None = None,
                  seed: int | None = None):
         object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "distribution_", distribution)
+        object.__setattr__(self, "input_axes", _axes("input_axes", input_axes))
+        object.__setattr__(self, "output_axes", _axes("output_axes", output_axes))
         object.__setattr__(self, "seed", seed)
 
     def params(self) -> dict:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution_}
+        p = {"scale": self.scale, "mode": self.mode, "distribution": self.distribution_}
+        if self.input_axes is not None or self.output_axes is not None:
+            p["input_axes"] = None if self.input_axes is None else list(self.input_axes)
+            p["output_axes"] = None if self.output_axes is None else list(self.output_axes)
+        return p
+
+    def _fans(self, shape, layout, **kwargs) -> Fans:
+        if self.input_axes is None and self.output_axes is None:
+            return compute_fans(shape, layout, **kwargs)
+        if self.input_axes is None or self.output_axes is None:
+            raise fail("input_axes, output_axes", (self.input_axes, self.output_axes), "both, or neither")
+        shape = check_shape(shape)
+        n = len(shape)
+        fan_in = math.prod(shape[check_int("input_axes", a, minimum=-n, maximum=n - 1)] for a in self.input_axes)
+        fan_out = math.prod(shape[check_int("output_axes", a, minimum=-n, maximum=n - 1)] for a in self.output_axes)
+        if not fan_in or not fan_out:
+            raise fail("shape", shape, "a non-empty tensor (fans are undefined for a zero-size one)")
+        return Fans(fan_in, fan_out, 1)
 
     def std_for(self, fans: Fans) -> float:
         """The target std √(scale / fan) for these fans (before any truncation correction)."""
@@ -239,6 +275,15 @@ class VarianceScaling(Initializer):
 
 def _check_gain(gain) -> float:
     return check_positive("gain", gain)
+
+
+def _axes(arg: str, axes) -> tuple | None:
+    """Keras's ``input_axes``/``output_axes``: ``None`` or a sequence of integers, stored as a tuple."""
+    if axes is None:
+        return None
+    if isinstance(axes, (str, bytes)) or not isinstance(axes, Sequence):
+        raise fail(arg, axes, "a list of axes (integers), or None")
+    return tuple(check_int(arg, a) for a in axes)
 
 
 @dataclass(frozen=True, repr=False)
@@ -310,12 +355,14 @@ class _He(_Specialised):
     nonlinearity: str = "leaky_relu"
     source: ClassVar[str] = "He et al. 2015"
 
+    def _gain(self) -> float:
+        return calculate_gain(self.nonlinearity, check_finite("a", self.a))
+
     def core(self):
-        gain = calculate_gain(self.nonlinearity, self.a)
-        return VarianceScaling(gain**2, self.mode, self.dist)
+        return VarianceScaling(self._gain() ** 2, self.mode, self.dist)
 
     def std(self, fans):
-        return calculate_gain(self.nonlinearity, self.a) / math.sqrt(fans.get(self.mode))  # torch.nn.init.kaiming_*
+        return self._gain() / math.sqrt(fans.get(self.mode))  # torch.nn.init.kaiming_*
 
 
 class HeNormal(_He):
@@ -425,7 +472,7 @@ class Orthogonal(Initializer):
 
 def _require_numel(shape, name):
     if math.prod(shape) == 0:
-        raise InitlabError(f"shape: got {shape} (zero-size); {name!r} needs a non-empty tensor")
+        raise fail("shape", shape, f"a non-empty tensor for {name!r}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -444,7 +491,7 @@ class Identity(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'identity' needs a 2-D tensor (use 'dirac' for convolutions)")
+            raise fail("shape", shape, "a 2-D tensor for 'identity' (use 'dirac' for convolutions)")
         _require_numel(shape, self.name)
         frac = min(shape) / math.prod(shape)
         return _structured("identity", shape, g * g * frac, g * frac, gain=g)
@@ -467,19 +514,16 @@ class Dirac(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if layout != "torch":
-            raise InitlabError(f"layout: got {layout!r}; 'dirac' is defined for layout 'torch' (out, in, *k)")
+            raise fail("layout", layout, "'torch' for 'dirac' (out, in, *k)")
         if not 3 <= len(shape) <= 5:
-            raise InitlabError(f"shape: got {shape} ({len(shape)}-D); 'dirac' needs a 3-D to 5-D conv weight")
+            raise fail("shape", shape, "a 3-D to 5-D conv weight for 'dirac'")
         for v in (self.groups, groups):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InitlabError(f"groups: got {v!r}; allowed: a positive integer")
+            check_int("groups", v, minimum=1)
         if self.groups != 1 and groups != 1 and groups != self.groups:
-            raise InitlabError(f"groups: got {groups} at call time for dirac(groups={self.groups}); allowed: the same "
-                               "value, or one of the two left at 1")
+            raise fail("groups", groups, f"{self.groups} at call time for dirac(groups={self.groups}), or 1")
         n_groups = groups if groups != 1 else self.groups  # the call-time value, like every scheme's fans
         if shape[0] % n_groups:
-            raise InitlabError(f"groups: got {n_groups}, which does not divide the {shape[0]} output channels "
-                               f"of shape {shape}; allowed: a divisor of {shape[0]}")
+            raise fail("groups", n_groups, f"a divisor of the {shape[0]} output channels of shape {shape}")
         _require_numel(shape, self.name)
         ones = n_groups * min(shape[0] // n_groups, shape[1])
         n = math.prod(shape)
@@ -502,13 +546,13 @@ class DeltaOrthogonal(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         g = _check_gain(self.gain)
         if layout != "torch":
-            raise InitlabError(f"layout: got {layout!r}; 'delta_orthogonal' is defined for layout 'torch'")
+            raise fail("layout", layout, "'torch' for 'delta_orthogonal' (out, in, *k)")
         if not 3 <= len(shape) <= 5:
-            raise InitlabError(f"shape: got {shape}; 'delta_orthogonal' needs a 3-D to 5-D conv weight")
+            raise fail("shape", shape, "a 3-D to 5-D conv weight for 'delta_orthogonal'")
         _require_numel(shape, self.name)
         if shape[0] < shape[1]:
-            raise InitlabError(f"shape: got {shape}: {shape[1]} input channels > {shape[0]} output channels; "
-                               "'delta_orthogonal' needs out_channels >= in_channels")
+            raise fail("shape", shape, "out_channels >= in_channels for 'delta_orthogonal' (here "
+                       f"{shape[1]} input channels > {shape[0]} output channels)")
         n = math.prod(shape)
         return _structured("delta_orthogonal", shape, g * g * shape[1] / n, 0.0, gain=g)
 
@@ -527,12 +571,10 @@ class Sparse(Initializer):
     source: ClassVar[str] = "Martens 2010"
 
     def _resolve(self, shape, fans, layout, *, groups=1):
-        s = self.sparsity
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
-            raise InitlabError(f"sparsity: got {s!r}; allowed: a number in [0, 1)")
+        s = check_number("sparsity", self.sparsity, minimum=0.0, maximum=1.0, open_max=True)
         std = check_positive("std", self.std)
         if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'sparse' needs a 2-D tensor")
+            raise fail("shape", shape, "a 2-D tensor for 'sparse'")
         _require_numel(shape, self.name)
         rows = shape[0]
         nz = math.ceil(s * rows)
@@ -559,16 +601,14 @@ class TorchDefault(Initializer):
 
     def _resolve(self, shape, fans, layout, *, groups=1):
         if self.fan_in is not None:
-            if isinstance(self.fan_in, bool) or not isinstance(self.fan_in, int) or self.fan_in < 1:
-                raise InitlabError(f"fan_in: got {self.fan_in!r}; allowed: a positive integer")
-            fan = self.fan_in
+            fan = check_int("fan_in", self.fan_in, minimum=1)
         elif len(shape) >= 2:
             if math.prod(shape) == 0:
-                raise InitlabError(f"fans are undefined for a zero-size tensor (shape={shape})")
+                raise fail("shape", shape, "a non-empty tensor (fans are undefined for a zero-size one)")
             fan = shape[1] * math.prod(shape[2:])
         else:
-            raise InitlabError(f"shape: got {shape}; 'torch_default' on a tensor of fewer than 2 dims (a bias) "
-                               "needs fan_in= (the fan_in of its layer's weight)")
+            raise fail("shape", shape, "a tensor of 2 or more dimensions for 'torch_default', or fan_in= for a "
+                       "bias (the fan_in of its layer's weight)")
         # PyTorch's arithmetic, so that the same generator gives the same values
         bound = math.sqrt(3.0) * (math.sqrt(2.0 / (1 + 5)) / math.sqrt(fan)) if len(shape) >= 2 and \
             self.fan_in is None else 1.0 / math.sqrt(fan)
@@ -590,10 +630,10 @@ class CallableInitializer(Initializer):
         return Distribution("custom", (), math.nan, math.nan, params={"fn": self.fn})
 
     def numpy(self, *args, **kwargs):
-        raise InitlabError(f"a callable initializer ({self.fn!r}) cannot sample NumPy arrays")
+        raise fail("scheme", self.fn, "a named scheme (a callable initializer fills torch tensors only)")
 
     def to_config(self) -> dict:
-        raise InitlabError(f"a callable initializer ({self.fn!r}) has no JSON config; register a named scheme")
+        raise fail("scheme", self.fn, "a named scheme (a callable initializer has no JSON config)")
 
 
 SCHEMES: tuple[type[Initializer], ...] = (

@@ -1,8 +1,12 @@
 """One registry: canonical snake_case names, aliases (PyTorch, Keras, JAX spellings), ``get()``.
 
-Names are case-insensitive. Keras's class names (``HeNormal``, ``GlorotNormal``, ``LecunNormal``)
-mean what Keras draws — the ±2σ truncated normals — while the snake_case ``he_normal`` is initlab's
-untruncated textbook law; the README's table lists every correspondence.
+Names are case-insensitive, with one exception: a spelling that differs only in case from a
+*different* published scheme is matched exactly (``ZerO``, Zhao et al. 2022, is not ``zeros``).
+Keras's class names (``HeNormal``, ``GlorotNormal``, ``LecunNormal``) mean what Keras draws — the ±2σ
+truncated normals — while the snake_case ``he_normal`` is initlab's untruncated textbook law.
+PyTorch's trailing-underscore names mean PyTorch's laws: ``normal_`` is N(0, 1) and ``uniform_`` is
+U(0, 1), as ``torch.nn.init.normal_``/``uniform_`` draw by default. The README's table lists every
+correspondence.
 """
 
 from __future__ import annotations
@@ -10,17 +14,17 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from ..errors import InitlabError, suggest
+from ..errors import InitlabError, check_type, fail, suggest
 from . import initializers as _init
-from .initializers import SCHEMES, CallableInitializer
+from .initializers import SCHEMES, CallableInitializer, VarianceScaling
 from .spec import Initializer
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "zeros": ("zero", "zeros_"),
     "ones": ("one", "ones_"),
     "constant": ("constant_", "const"),
-    "random_normal": ("normal", "normal_", "randomnormal"),
-    "random_uniform": ("uniform", "uniform_", "randomuniform"),
+    "random_normal": ("normal", "randomnormal"),
+    "random_uniform": ("uniform", "randomuniform"),
     "truncated_normal": ("truncatednormal",),
     "trunc_normal": ("trunc_normal_",),
     "variance_scaling": ("variancescaling",),
@@ -41,6 +45,21 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "torch_default": ("pytorch_default", "default"),
 }
 
+PRESETS: dict[str, tuple[str, dict, dict]] = {
+    "normal_": ("random_normal", {"mean": 0.0, "std": 1.0}, {}),
+    "uniform_": ("random_uniform", {"minval": 0.0, "maxval": 1.0}, {"a": "minval", "b": "maxval"}),
+}
+"""PyTorch's spellings whose defaults differ from the scheme they name: ``name → (scheme, defaults,
+PyTorch's parameter names)``. ``normal_(mean=0, std=1)`` and ``uniform_(a=0, b=1)`` as in ``torch.nn.init``."""
+
+EXACT_CASE: dict[str, str] = {
+    "ZerO": "ZerO initialization (Zhao et al. 2022), a deterministic recipe of zeros, ones and Hadamard "
+            "matrices, which initlab does not provide yet",
+}
+"""Published schemes whose names differ from an initlab name only in case, matched case-sensitively:
+``name → what it is``. Their case-folded spelling is refused unless it is all lower, all upper or
+capitalised (``zero``, ``ZERO``, ``Zero``), the ways a name of the other scheme is written."""
+
 _BY_NAME: dict[str, type[Initializer]] = {cls.name: cls for cls in SCHEMES}
 _LOOKUP: dict[str, str] = {}
 for _canon, _aliases in ALIASES.items():
@@ -50,21 +69,43 @@ for _canon, _aliases in ALIASES.items():
 # Keras's parameter spellings, accepted in dict configs
 _PARAM_ALIASES = {"stddev": "std"}
 
+# the keys of Keras 3's serialized form ({"module", "class_name", "config", "registered_name"})
+_KERAS_KEYS = {"module", "class_name", "config", "registered_name", "build_config", "compile_config"}
+
 
 def _allowed_names() -> list[str]:
-    return sorted(_LOOKUP)
+    return sorted({*_LOOKUP, *PRESETS})
 
 
-def canonical_name(name: str) -> str:
-    """The canonical scheme name for ``name`` (any alias, any case)."""
-    key = str(name).strip().lower()
+def _resolve_name(name) -> tuple[str, dict, dict]:
+    """``(canonical name, preset defaults, parameter renames)`` for any spelling of a scheme."""
+    check_type("scheme", name, str, "a scheme name (see `initlab list`)")
+    raw = name.strip()
+    key = raw.lower()
+    if raw in EXACT_CASE:
+        raise fail("scheme", name, "a name from `initlab list`",
+                   hint=f"; {raw!r} is {EXACT_CASE[raw]}{suggest(key, _allowed_names())}")
+    clash = [n for n in EXACT_CASE if n.lower() == key]
+    if clash and raw not in (key, key.upper(), key.capitalize()):
+        raise fail("scheme", name, f"a name from `initlab list`, written in one case ({key!r}, {key.upper()!r}); "
+                   f"{clash[0]!r} is {EXACT_CASE[clash[0]]}")
+    if key in PRESETS:
+        return PRESETS[key]
     if key in _LOOKUP:
-        return _LOOKUP[key]
+        return _LOOKUP[key], {}, {}
     # Keras's underscore-free class names ('henormal' = the truncated law) are offered only to a user
     # who typed without underscores, so 'he_norml' is pointed at 'he_normal' alone
     pool = [n for n in _allowed_names() if "_" in n or "_" not in key or n in ALIASES]
-    hint = suggest(key, pool)
-    raise InitlabError(f"scheme: got unknown name {name!r}; allowed: a name from `initlab list`{hint}")
+    raise InitlabError(f"scheme: got unknown name {name!r}; allowed: a name from `initlab list`{suggest(key, pool)}")
+
+
+def canonical_name(name: str) -> str:
+    """The canonical scheme name for ``name`` (any alias, any case).
+
+    >>> canonical_name("Kaiming_Normal_"), canonical_name("ZEROS")
+    ('he_normal', 'zeros')
+    """
+    return _resolve_name(name)[0]
 
 
 def scheme_class(name: str) -> type[Initializer]:
@@ -72,30 +113,66 @@ def scheme_class(name: str) -> type[Initializer]:
 
 
 def create(name: str, /, **params) -> Initializer:
-    """Build the scheme ``name`` with ``params``; unknown parameters are an error naming the allowed ones."""
-    cls = scheme_class(name)
-    params = {_PARAM_ALIASES.get(k, k): v for k, v in params.items()}
-    allowed = [p for p in inspect.signature(cls).parameters if p != "seed"]
-    unknown = [k for k in params if k not in allowed and k != "seed"]
+    """Build the scheme ``name`` with ``params``; unknown parameters are an error naming the allowed ones.
+
+    >>> create("uniform_", b=2.0)   # PyTorch's uniform_(a=0, b=1), parameter names included
+    RandomUniform(minval=0.0, maxval=2.0)
+    """
+    canon, defaults, renames = _resolve_name(name)
+    seed = params.pop("seed", None)
+    given = {renames.get(k, _PARAM_ALIASES.get(k, k)): v for k, v in params.items()}
+    return _BY_NAME[canon].from_params({**defaults, **given}, seed)
+
+
+def _keras(cfg: dict) -> Initializer:
+    """Keras 3's serialized initializer, ``{"module": "keras.initializers", "class_name": "HeNormal",
+    "config": {"seed": None, ...}, "registered_name": None}`` (or just ``class_name`` and ``config``)."""
+    unknown = sorted(set(cfg) - _KERAS_KEYS)
     if unknown:
-        raise InitlabError(f"{cls.name}: got unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                           f"allowed: {', '.join(allowed) or 'none'}"
-                           f"{suggest(unknown[0], allowed) if allowed else ''}")
-    return cls(**params)
+        raise fail("config", unknown[0], f"Keras's keys {', '.join(sorted(_KERAS_KEYS))}")
+    module, registered = cfg.get("module"), cfg.get("registered_name")
+    if module is not None and not (isinstance(module, str) and module.split(".")[0] == "keras"):
+        raise fail("module", module, "'keras.initializers' (a built-in Keras initializer)")
+    if registered is not None and registered != cfg["class_name"]:
+        raise fail("registered_name", registered, "null (a built-in Keras initializer; a custom one is not "
+                   "known to initlab)")
+    params = dict(check_type("config", cfg.get("config") or {}, Mapping, "a dict of the initializer's arguments"))
+    seed = params.get("seed")
+    if isinstance(seed, Mapping):
+        raise fail("seed", seed, "an integer or null (a serialized SeedGenerator draws a stream initlab cannot "
+                   "reproduce)")
+    axes = params.pop("input_axes", None), params.pop("output_axes", None)
+    init = create(cfg["class_name"], **params)
+    if None in axes:  # Keras uses the axes only when both are given
+        return init
+    core = init if isinstance(init, VarianceScaling) else getattr(init, "core", None)
+    if core is None:
+        raise fail("input_axes", axes[0], f"null for {cfg['class_name']!r} (only VarianceScaling and its "
+                   "specialisations take axes)")
+    if not isinstance(core, VarianceScaling):
+        core = core()
+    return VarianceScaling(core.scale, core.mode, core.distribution_, input_axes=axes[0], output_axes=axes[1],
+                           seed=init.seed)
 
 
 def get(identifier: Any) -> Initializer:
     """Resolve ``identifier`` to an :class:`Initializer`.
 
     Accepts a scheme name (case-insensitive, initlab/PyTorch/Keras spellings), a config dict
-    (``{"name": ..., "params": {...}, "seed": ...}``, or Keras's ``{"class_name": ..., "config": {...}}``),
-    an :class:`Initializer` instance (returned as is), or a callable ``fn(tensor)`` that fills a
-    tensor in place.
+    (``{"name": ..., "params": {...}, "seed": ...}``, or Keras 3's serialized form
+    ``{"module": ..., "class_name": ..., "config": {...}, "registered_name": ...}``), an
+    :class:`Initializer` instance (returned as is), or a callable ``fn(tensor)`` that fills a tensor in
+    place.
 
     >>> get("kaiming_normal")
     HeNormal(a=0.0, mode='fan_in', nonlinearity='leaky_relu')
     >>> get({"name": "random_normal", "params": {"std": 0.01}})
     RandomNormal(mean=0.0, std=0.01)
+    >>> get({"module": "keras.initializers", "class_name": "HeNormal", "config": {"seed": None},
+    ...      "registered_name": None})
+    HeTruncatedNormal(a=0.0, mode='fan_in', nonlinearity='leaky_relu')
+    >>> get("normal_")
+    RandomNormal(mean=0.0, std=1.0)
     """
     if isinstance(identifier, Initializer):
         return identifier
@@ -103,35 +180,33 @@ def get(identifier: Any) -> Initializer:
         return create(identifier)
     if isinstance(identifier, Mapping):
         cfg = dict(identifier)
-        if "class_name" in cfg:  # Keras's serialisation
-            name, params = cfg["class_name"], dict(cfg.get("config") or {})
-        elif "name" in cfg:
-            name = cfg.pop("name")
-            params = dict(cfg.pop("params", {}) or {})
-            seed = cfg.pop("seed", None)
-            params.update(cfg)  # flat form {"name": "constant", "value": 0.5}
-            if seed is not None:
-                params["seed"] = seed
-        else:
-            raise InitlabError(f"config: got keys {sorted(cfg)}; allowed: 'name' (+ 'params', 'seed') or "
-                               "Keras's 'class_name' + 'config'")
-        if not isinstance(params, Mapping):
-            raise InitlabError(f"params: got {type(params).__name__}; allowed: a dict")
+        if "class_name" in cfg:
+            return _keras(cfg)
+        if "name" not in cfg:
+            raise fail("config", sorted(cfg), "'name' (+ 'params', 'seed') or Keras's 'class_name' + 'config'")
+        name = cfg.pop("name")
+        params = dict(check_type("params", cfg.pop("params", None) or {}, Mapping,
+                                 "a dict of parameter names to values"))
+        seed = cfg.pop("seed", None)
+        params.update(cfg)  # flat form {"name": "constant", "value": 0.5}
+        if seed is not None:
+            params["seed"] = seed
         return create(name, **params)
     if callable(identifier):
         return CallableInitializer(identifier)
-    raise InitlabError(f"scheme: got {identifier!r} ({type(identifier).__name__}); allowed: a name, a config "
-                       "dict, an Initializer or a callable")
+    raise fail("scheme", identifier, "a name, a config dict, an Initializer or a callable")
 
 
 def list_schemes() -> list[dict]:
-    """One row per scheme: name, aliases, formula, source, parameters with defaults."""
+    """One row per scheme: name, aliases (and PyTorch spellings with other defaults), formula, source,
+    parameters with defaults."""
     rows = []
     for cls in SCHEMES:
         sig = inspect.signature(cls)
         params = {k: v.default for k, v in sig.parameters.items() if k != "seed"}
-        rows.append({"name": cls.name, "aliases": list(ALIASES[cls.name]), "formula": cls.formula,
-                     "source": cls.source, "params": params, "class": cls.__name__,
+        presets = {n: defaults for n, (canon, defaults, _) in PRESETS.items() if canon == cls.name}
+        rows.append({"name": cls.name, "aliases": list(ALIASES[cls.name]), "presets": presets,
+                     "formula": cls.formula, "source": cls.source, "params": params, "class": cls.__name__,
                      "doc": (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")})
     return rows
 
@@ -151,6 +226,6 @@ def _constructor(cls):
 for _cls in SCHEMES:
     globals()[_cls.name] = _constructor(_cls)
 
-__all__ = ["get", "create", "canonical_name", "scheme_class", "list_schemes", "ALIASES",
+__all__ = ["get", "create", "canonical_name", "scheme_class", "list_schemes", "ALIASES", "PRESETS", "EXACT_CASE",
            *[c.name for c in SCHEMES], *_init.__all__]
 globals().update({k: getattr(_init, k) for k in _init.__all__})

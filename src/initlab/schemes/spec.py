@@ -10,36 +10,20 @@ place and ``Initializer.numpy`` returns a new NumPy array, both through the one 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ..errors import InitlabError
-from .fans import Fans, compute_fans
+import numpy as np
 
-__all__ = ["Distribution", "Initializer", "truncnorm_moments", "normal_cdf"]
+from ..errors import InitlabError, check_type, fail, suggest
+from . import engine
+from ._normal import normal_cdf, normal_pdf, truncnorm_moments
+from .fans import Fans, check_shape, compute_fans
 
-
-def normal_cdf(x: float) -> float:
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-
-def normal_pdf(x: float) -> float:
-    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) if math.isfinite(x) else 0.0
-
-
-def truncnorm_moments(a: float, b: float) -> tuple[float, float]:
-    """Mean and std of a standard normal truncated to [a, b] (bounds in units of σ).
-
-    mean = (φ(a) − φ(b)) / Z,  var = 1 + (aφ(a) − bφ(b)) / Z − mean²,  Z = Φ(b) − Φ(a).
-    """
-    z = normal_cdf(b) - normal_cdf(a)
-    pa, pb = normal_pdf(a), normal_pdf(b)
-    ta = a * pa if math.isfinite(a) else 0.0
-    tb = b * pb if math.isfinite(b) else 0.0
-    mean = (pa - pb) / z
-    var = 1.0 + (ta - tb) / z - mean * mean
-    return mean, math.sqrt(max(var, 0.0))
+__all__ = ["Distribution", "Initializer", "truncnorm_moments", "normal_cdf", "normal_pdf"]
 
 
 @dataclass(frozen=True)
@@ -83,16 +67,13 @@ class Distribution:
                 f"variance {_fmt(self.variance)}{bounds}")
 
     def sample_(self, tensor, *, generator=None, seed: int | None = None, key: str = ""):
-        """Fill ``tensor`` in place from this distribution (see :mod:`initlab.schemes.engine`)."""
-        from .engine import fill_
-
-        return fill_(tensor, self, generator=generator, seed=seed, key=key)
+        """Fill ``tensor`` in place from this distribution (:func:`initlab.schemes.engine.fill_`)."""
+        return engine.fill_(tensor, self, generator=generator, seed=seed, key=key)
 
     def sample_numpy(self, rng=None, *, seed: int | None = None, key: str = "", dtype="float32"):
-        """A new NumPy array of this distribution's shape, from ``rng`` or ``seed``."""
-        from .engine import sample_numpy
-
-        return sample_numpy(self, rng=rng, seed=seed, key=key, dtype=dtype)
+        """A new NumPy array of this distribution's shape, from ``rng`` or ``seed``
+        (:func:`initlab.schemes.engine.sample_numpy`)."""
+        return engine.sample_numpy(self, rng=rng, seed=seed, key=key, dtype=dtype)
 
     def to_dict(self) -> dict:
         d = {"family": self.family, "shape": list(self.shape), "mean": self.mean, "std": self.std,
@@ -140,16 +121,19 @@ class Initializer:
         >>> d.family, round(d.std, 6)
         ('normal', 0.050508)
         """
-        shape = _check_shape(shape)
+        shape = check_shape(shape)
         if len(shape) < self.min_ndim:
-            raise InitlabError(f"shape: got {shape} ({len(shape)}-D); allowed for {self.name!r}: "
-                               f"at least {self.min_ndim}-D")
+            raise fail("shape", shape, f"a tensor of at least {self.min_ndim} dimensions for {self.name!r}")
         fans = None
         if self.needs_fans:
-            fans = compute_fans(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
-                                out_axis=out_axis, batch_axes=batch_axes)
+            fans = self._fans(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
+                              out_axis=out_axis, batch_axes=batch_axes)
         dist = self._resolve(shape, fans, layout, groups=groups)
         return dataclasses.replace(dist, shape=shape, fans=fans, scheme=self.name, layout=layout)
+
+    def _fans(self, shape, layout, **kwargs) -> Fans:
+        """The fans this scheme uses for ``shape`` (:func:`~initlab.schemes.fans.compute_fans`)."""
+        return compute_fans(shape, layout, **kwargs)
 
     def _resolve(self, shape, fans: Fans | None, layout: str, *, groups: int = 1) -> Distribution:
         raise NotImplementedError
@@ -164,25 +148,45 @@ class Initializer:
         sequentially, like ``torch.nn.init``), then ``seed`` (call-time, else the initializer's
         own), which derives one stream per block of the tensor from ``(seed, key, block)`` so the
         values do not depend on thread count or on other tensors; else torch's global generator.
-        """
-        from .engine import check_tensor
 
-        check_tensor(tensor)
-        dist = self.distribution(tuple(tensor.shape), layout, groups=groups, transposed=transposed,
-                                 in_axis=in_axis, out_axis=out_axis, batch_axes=batch_axes)
+        A tensor with no elements is left as it is, with a warning, as ``torch.nn.init`` does
+        (its fans are undefined, so the scheme is not resolved for it).
+        """
+        engine.check_tensor(tensor)
         if seed is None and generator is None:
             seed = self.seed
-        return dist.sample_(tensor, generator=generator, seed=seed, key=key)
+        if tensor.numel() == 0 and not tensor.is_meta:
+            engine.check_call(generator, seed, key)
+            warnings.warn(f"initlab: a tensor of shape {tuple(tensor.shape)} has no elements; {self.name} does "
+                          "nothing to it", UserWarning, stacklevel=2)
+            return tensor
+        dist = self.distribution(tuple(tensor.shape), layout, groups=groups, transposed=transposed,
+                                 in_axis=in_axis, out_axis=out_axis, batch_axes=batch_axes)
+        return engine.fill_(tensor, dist, generator=generator, seed=seed, key=key)
 
     def numpy(self, shape: Sequence[int], rng=None, *, seed: int | None = None, key: str = "",
               dtype="float32", layout: str = "torch", groups: int = 1, transposed: bool = False,
               in_axis: int | None = None, out_axis: int | None = None, batch_axes: Sequence[int] = ()):
-        """A new NumPy array of ``shape`` drawn from ``rng`` (``np.random.Generator``) or ``seed``."""
-        dist = self.distribution(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
-                                 out_axis=out_axis, batch_axes=batch_axes)
+        """A new NumPy array of ``shape`` drawn from ``rng`` (``np.random.Generator``) or ``seed``, of
+        ``dtype`` float16/32/64 or ``ml_dtypes.bfloat16``. A shape with no elements gives an empty
+        array, with a warning.
+
+        >>> import initlab
+        >>> initlab.get("he_normal").numpy((2, 3), seed=0).shape
+        (2, 3)
+        """
         if seed is None and rng is None:
             seed = self.seed
-        return dist.sample_numpy(rng, seed=seed, key=key, dtype=dtype)
+        shape = check_shape(shape)
+        if math.prod(shape) == 0:
+            dt = engine.numpy_dtype(dtype)
+            engine.check_call(seed=seed, key=key, rng=rng, numpy=True)
+            warnings.warn(f"initlab: shape {shape} has no elements; {self.name} draws nothing", UserWarning,
+                          stacklevel=2)
+            return np.empty(shape, dtype=dt)
+        dist = self.distribution(shape, layout, groups=groups, transposed=transposed, in_axis=in_axis,
+                                 out_axis=out_axis, batch_axes=batch_axes)
+        return engine.sample_numpy(dist, rng, seed=seed, key=key, dtype=dtype)
 
     # -- config -----------------------------------------------------------------------------
     def params(self) -> dict:
@@ -196,23 +200,31 @@ class Initializer:
         return cfg
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "Initializer":
-        from .registry import get
+    def from_params(cls, params: Mapping, seed: int | None = None) -> "Initializer":
+        """This scheme with ``params``; an unknown parameter name is an error naming the allowed ones."""
+        check_type("params", params, Mapping, "a dict of parameter names to values")
+        allowed = [p for p in inspect.signature(cls).parameters if p != "seed"]
+        unknown = [k for k in params if k not in allowed]
+        if unknown:  # the form of errors.fail, with several values
+            raise InitlabError(f"{cls.name}: got unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: "
+                               f"{', '.join(allowed) or 'none'}{suggest(str(unknown[0]), allowed) if allowed else ''}")
+        return cls(**params, seed=seed)
 
-        return get(dict(config))
+    @classmethod
+    def from_config(cls, config: Mapping) -> "Initializer":
+        """The inverse of :meth:`to_config`: ``{"name": cls.name, "params": {...}, "seed": ...}``
+        (``initlab.get`` reads every other spelling and form)."""
+        check_type("config", config, Mapping, "a dict {'name': ..., 'params': {...}, 'seed': ...}")
+        extra = sorted(set(config) - {"name", "params", "seed"})
+        if extra:
+            raise fail("config", extra[0], "the keys 'name', 'params' and 'seed'")
+        if config.get("name", cls.name) != cls.name:
+            raise fail("name", config["name"], f"{cls.name!r} for {cls.__name__}.from_config (use initlab.get for "
+                       "any scheme)")
+        return cls.from_params(config.get("params") or {}, config.get("seed"))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         if self.seed is not None:
             args += (", " if args else "") + f"seed={self.seed}"
         return f"{type(self).__name__}({args})"
-
-
-def _check_shape(shape) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise InitlabError(f"shape: got {shape!r}; allowed: a sequence of non-negative integers") from None
-    if any(s < 0 for s in shape):
-        raise InitlabError(f"shape: got {shape}; allowed: non-negative sizes")
-    return shape

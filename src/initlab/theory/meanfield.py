@@ -45,7 +45,7 @@ import torch
 from ..activations import find_row
 from ..errors import InitlabError, check_int, check_number, check_positive, fail
 from ..schemes.gains import activation_fn
-from .quadrature import cut_rule, gauss_rule, inner_rule
+from ..quadrature import cut_rule, gauss_rule, inner_rule
 
 __all__ = ["variance_map", "fixed_point", "chi1", "correlation_map", "depth_scales", "critical_sigma_w",
            "critical_point", "CriticalPoint", "predict", "Prediction", "phase_diagram"]

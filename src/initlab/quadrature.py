@@ -1,4 +1,8 @@
-"""Gaussian quadrature rules for the mean-field integrals, in float64.
+"""Gaussian quadrature in float64: the one rule behind every Gaussian expectation initlab computes.
+
+Readers: :func:`initlab.schemes.gains.gaussian_expectation` (the moment gain 1/√E[φ(z)²]) and the
+mean-field maps of :mod:`initlab.theory`. This module depends on NumPy alone, so that both can use it
+without importing each other.
 
 Every mean-field quantity is an expectation over standard normals, ``E[f(z)]`` with z ~ N(0, 1) or
 a pair ``(z1, z2)``. The integrands are ``φ(√q·z)`` and its derivatives, where φ may have a kink
@@ -13,8 +17,10 @@ initlab uses a *graded composite Gauss–Legendre* rule instead:
 * an activation with kinks away from 0 (relu6 at 6, hardtanh at ±1, hardsigmoid and hardswish at
   ±3) gets extra panel edges at ``z = kink/√q`` (:func:`cut_rule`), so that every integrand is
   smooth on every panel.
-* Accuracy (checked in ``tests/theory``): Gaussian moments ``E[z^{2k}]``, ``k ≤ 6``, to ~2e-15
-  relative; ReLU-like activations (only kink at 0) and the kinked ones above to ~1e-14 for any q
+* every integer in [−10, 10] is a panel edge, so kinks at integers (relu6, hardtanh, hardsigmoid,
+  hardswish, and any of them at q = 1) need no extra cut.
+* Accuracy (checked in ``tests/theory`` and ``tests/schemes/test_gains.py``): Gaussian moments
+  ``E[z^{2k}]``, ``k ≤ 6``, to ~2e-15 relative; ReLU-like activations (only kink at 0) and the kinked ones above to ~1e-14 for any q
   (the ReLU moment ``q/2`` and the arc-cosine kernel are exact to rounding); smooth activations
   (tanh, erf, GELU, …) to ~1e-14 for ``q`` from 1e-6 up to ~1e10 (erf against its closed form).
 
@@ -31,7 +37,7 @@ import math
 
 import numpy as np
 
-__all__ = ["NODES_PER_PANEL", "HALF_WIDTH", "gauss_rule", "cut_rule", "inner_rule"]
+__all__ = ["NODES_PER_PANEL", "HALF_WIDTH", "panel_rule", "gauss_rule", "cut_rule", "inner_rule"]
 
 NODES_PER_PANEL = 12
 HALF_WIDTH = 10.0
@@ -47,11 +53,16 @@ def _offsets(length: float) -> np.ndarray:
     return np.concatenate([[0.0], graded, uniform])
 
 
-def _panel_nodes(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss–Legendre nodes and plain (Lebesgue) weights on panels with the given edges.
+def panel_rule(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and plain (Lebesgue) weights on panels with the given edges:
+    ``Σ w·f(x) ≈ ∫ f(x) dx`` over [edges[0], edges[-1]], exact for polynomials of degree < 24 on each panel.
 
     ``edges`` has shape ``(..., P + 1)``; the result has shape ``(..., P · NODES_PER_PANEL)``.
     Zero-width panels get zero weight; decreasing edges give negative weights.
+
+    >>> x, w = panel_rule(np.array([0.0, 1.0, 3.0]))
+    >>> round(float(np.dot(w, x ** 5)), 12)   # ∫₀³ x⁵ dx = 3⁶/6
+    121.5
     """
     lo, hi = edges[..., :-1, None], edges[..., 1:, None]
     half = 0.5 * (hi - lo)
@@ -73,7 +84,7 @@ def gauss_rule() -> tuple[np.ndarray, np.ndarray]:
 
     The rule is symmetric (``z`` and ``−z`` carry equal weights) and has no node at 0.
     """
-    return _with_density(*_panel_nodes(_EDGES))
+    return _with_density(*panel_rule(_EDGES))
 
 
 def cut_rule(cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +95,7 @@ def cut_rule(cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     cuts = np.clip(np.asarray(cuts, dtype=np.float64), -HALF_WIDTH, HALF_WIDTH)
     edges = np.sort(np.concatenate([np.broadcast_to(_EDGES, (cuts.shape[0], _EDGES.size)), cuts], axis=1), axis=1)
-    return _with_density(*_panel_nodes(edges))
+    return _with_density(*panel_rule(edges))
 
 
 _T_INNER = _offsets(2.0 * HALF_WIDTH)
@@ -103,4 +114,4 @@ def inner_rule(z0: np.ndarray, cuts: np.ndarray | None = None) -> tuple[np.ndarr
     edges = np.concatenate([left, right], axis=1)
     if cuts is not None and np.size(cuts):
         edges = np.sort(np.concatenate([edges, np.clip(cuts, -HALF_WIDTH, HALF_WIDTH)], axis=1), axis=1)
-    return _with_density(*_panel_nodes(edges))
+    return _with_density(*panel_rule(edges))
