@@ -32,9 +32,9 @@ from ..activations import SELU_ALPHA, SELU_SCALE, ActivationRow, find_row
 from ..errors import InitlabError
 from ..model.activations import NORMALIZATION, NORMALIZATION_FUNCTIONS, function_rows, method_rows, module_row
 
-__all__ = ["ActSpec", "activation_spec", "module_activation", "FUNCTIONAL", "NORM_FUNCTIONS", "is_weight_layer", "feature_dim",
-           "unit_weights", "check_layer_input", "weight_of", "layer_fans", "is_normalization", "SELU_SCALE",
-           "SELU_ALPHA"]
+__all__ = ["ActSpec", "activation_spec", "module_activation", "FUNCTIONAL", "NORM_FUNCTIONS", "is_weight_layer",
+           "feature_dim", "unit_weights", "check_layer_input", "weight_of", "layer_fans", "is_normalization",
+           "SELU_SCALE", "SELU_ALPHA"]
 
 
 @dataclass(frozen=True)
