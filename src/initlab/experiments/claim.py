@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 __all__ = ["Preset", "Source", "FigureSpec", "digits", "train_all", "build", "probe_layers", "chance", "seeds_of",
-           "rows_where", "per_seed", "group_by", "geomean", "per_layer_factor"]
+           "rows_where", "per_seed", "group_by", "geomean", "per_layer_factor", "config", "dataset"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import geomean, FigureSpec, Preset, Source, config, digits, group_by, train_all
+from ..claim import FigureSpec, Preset, Source, config, digits, geomean, group_by, train_all
 from ..verdict import at_least, at_most, greater
 
 SCHEMES = ("lecun_normal", "orthogonal")

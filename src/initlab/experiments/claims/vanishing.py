@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..claim import (geomean, FigureSpec, Preset, Source, build, chance, config, digits, group_by, per_layer_factor,
+from ..claim import (FigureSpec, Preset, Source, build, chance, config, digits, geomean, group_by, per_layer_factor,
                      per_seed, probe_layers, rows_where, train_all)
 from ..verdict import at_most, within
 
