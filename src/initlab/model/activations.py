@@ -189,6 +189,10 @@ def _order_activations(model: nn.Module) -> dict[str, Activation]:
                 Activation(_FUNCTIONS[fn]) if fn in _FUNCTIONS else None)
             if act is not None:
                 found[f"{name}.linear1" if name else "linear1"] = Activation(act.name, act.slope, "module attribute")
+            # what torch.nn's forward does after linear2: dropout and the residual sum, no activation
+            found[f"{name}.linear2" if name else "linear2"] = Activation(None, 0.0, "module structure")
+        if isinstance(m, nn.MultiheadAttention):  # out_proj's output is the attention's output
+            found[f"{name}.out_proj" if name else "out_proj"] = Activation(None, 0.0, "module structure")
     return found
 
 

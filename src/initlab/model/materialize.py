@@ -36,7 +36,10 @@ Limits
 * Lazy modules (``nn.LazyLinear`` …) have no shapes before a forward pass: not supported.
 * Parameter subclasses other than ``nn.Parameter`` are built normally (no saving for them).
 * While the factory runs, ``nn.Module.register_parameter`` is patched process-wide: do not build
-  modules on other threads at the same time. ``materialize`` calls do not nest.
+  modules on other threads at the same time. ``materialize`` calls do not nest. So is
+  ``torch.Tensor.normal_`` on meta tensors: PyTorch's meta ``normal_`` is a Python reference whose
+  first call imports ``torch._dynamo`` (1.7 s and more, once per process), and on a stand-in there is
+  nothing to draw, so a cheap in-place write stands in for it (it still marks the parameter written).
 
 With a seed, all parameters' blocks are filled through one queue on the engine's threads
 (:func:`initlab.schemes.engine.batched`), several small parameters at once.
@@ -59,8 +62,9 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError
-from ..schemes import engine
 from ..schemes.engine import derive_seed
+from .apply import check_writable, execute, warn_guessed
+from .plan import KEEP, plan
 
 __all__ = ["materialize"]
 
@@ -88,8 +92,8 @@ def _parameters_on_meta():
     """While active, every floating ``nn.Parameter`` registered with a module is replaced by a meta
     stand-in; yields {id(stand-in): _Kept}."""
     if not _BUILDING.acquire(blocking=False):
-        raise InitlabError("materialize: another materialize call is building a model (calls do not nest and "
-                           "do not run on two threads at once)")
+        raise InitlabError("materialize: got a call while another materialize call is building a model; allowed: "
+                           "one call at a time (calls do not nest and do not run on two threads at once)")
     original = nn.Module.register_parameter
     kept: dict[int, _Kept] = {}
 
@@ -101,11 +105,26 @@ def _parameters_on_meta():
             param = stand_in
         original(module, name, param)
 
+    own_normal = "normal_" in vars(torch.Tensor)
+    original_normal = torch.Tensor.normal_
+
+    def normal_(self, *args, **kwargs):
+        # PyTorch's meta normal_ is a Python reference whose first call imports torch._dynamo (1.7-5 s);
+        # on a stand-in nothing is drawn anyway, and uniform_ records the write just the same
+        if self.is_meta:
+            return self.uniform_()
+        return original_normal(self, *args, **kwargs)
+
     nn.Module.register_parameter = register_parameter
+    torch.Tensor.normal_ = normal_
     try:
         yield kept
     finally:
         nn.Module.register_parameter = original
+        if own_normal:
+            torch.Tensor.normal_ = original_normal
+        else:
+            del torch.Tensor.normal_
         _BUILDING.release()
 
 
@@ -155,10 +174,13 @@ def _build(model_or_factory) -> tuple[nn.Module, dict[int, _Kept]]:
         except (NotImplementedError, RuntimeError) as e:
             if "meta" not in str(e):
                 raise
-            raise InitlabError(f"the factory failed while its parameters were on the meta device ({e}); "
-                               "constructor code must not read parameter values or move the model") from e
+            first_line = next(iter(str(e).strip().splitlines()), type(e).__name__)
+            raise InitlabError(f"model: got a factory that failed while its parameters were on the meta device "
+                               f"({first_line}); "
+                               "allowed: constructors that do not read parameter values or move the model") from e
     if not isinstance(model, nn.Module):
-        raise InitlabError(f"factory: returned {type(model).__name__}; allowed: an nn.Module")
+        raise InitlabError(f"model: got a factory that returned {type(model).__name__}; allowed: a factory that "
+                           "returns an nn.Module")
     return model, kept
 
 
@@ -189,11 +211,13 @@ def _owner(model: nn.Module, row) -> nn.Module:
     return model.get_submodule(row.module) if row.module else model
 
 
-def _allocate(model: nn.Module, kept: dict[int, _Kept], keep: set[int], dev: torch.device) -> set[int]:
+def _allocate(model: nn.Module, kept: dict[int, _Kept], keep: set[int], dev: torch.device,
+              undo: list) -> set[int]:
     """Give every meta parameter memory on ``dev`` (the constructor's own tensor where possible) and
     move buffers there; ties between modules are kept. ``keep``: ids of the stand-ins the plan leaves
-    as they are, whose registered value is copied when their tensor cannot be reused. Returns the ids
-    of the new parameters that hold the value they were registered with."""
+    as they are, whose registered value is copied when their tensor cannot be reused. Each replaced
+    slot is appended to ``undo`` as (slots dict, name, previous value). Returns the ids of the new
+    parameters that hold the value they were registered with."""
     new: dict[int, nn.Parameter] = {}
     registered: set[int] = set()
     for module, name, p in list(_unique_parameters(model)):
@@ -215,7 +239,8 @@ def _allocate(model: nn.Module, kept: dict[int, _Kept], keep: set[int], dev: tor
                     registered.add(id(q))
             new[id(p)] = q
         if q is not p:
-            setattr(module, name, q)
+            undo.append((module._parameters, name, p))
+            module._parameters[name] = q
     moved: dict[int, torch.Tensor] = {}
     for module in model.modules():
         for name, b in list(module._buffers.items()):
@@ -224,36 +249,40 @@ def _allocate(model: nn.Module, kept: dict[int, _Kept], keep: set[int], dev: tor
             c = moved.get(id(b))
             if c is None:
                 c = moved[id(b)] = torch.empty_like(b, device=dev) if b.is_meta else b.to(dev)
+            undo.append((module._buffers, name, b))
             module._buffers[name] = c
     return registered
 
 
-def _apply(model: nn.Module, the_plan, seed: int | None) -> None:
-    """``apply_plan(model, the_plan, seed=seed)``; with a seed, the seeded fills of all parameters go
-    through one queue (:func:`initlab.schemes.engine.batched`), so the threads never wait for each
-    other between parameters and small parameters are filled several at a time. Embedding rows
-    zeroed after the fill (``padding_idx``) are applied afterwards, one by one."""
-    from .plan import InitPlan, apply_plan
-
-    if seed is None:
-        apply_plan(model, the_plan)  # one generator, drawn in plan order, as initialize does
-        return
-    padded = [row for row in the_plan.rows if row.padding_idx is not None]
-    with engine.batched():
-        apply_plan(model, InitPlan([row for row in the_plan.rows if row.padding_idx is None]), seed=seed)
-    apply_plan(model, InitPlan(padded), seed=seed)
+def _check_recoverable(model: nn.Module, the_plan, kept: dict[int, _Kept]) -> list:
+    """The rows the plan leaves as they are; raise if a value their module gives them cannot be
+    recovered (written after registration, and no ``reset_parameters`` to compute it again)."""
+    params = dict(model.named_parameters())
+    kept_rows = [row for row in the_plan.rows if row.origin == KEEP]
+    unrecoverable = [row.name for row in kept_rows
+                     if not (id(params[row.name]) in kept and kept[id(params[row.name])].untouched())
+                     and not hasattr(_owner(model, row), "reset_parameters")]
+    if unrecoverable:
+        example = {unrecoverable[0]: "zeros"}
+        raise InitlabError(f"rules: got no rule for {', '.join(unrecoverable)}, whose values their modules write "
+                           "after registering them (and have no reset_parameters to compute again); allowed: a rule "
+                           f"for each, e.g. rules={example!r} — or build the model normally and use "
+                           "initlab.initialize")
+    return kept_rows
 
 
 def materialize(model: nn.Module | Callable[[], nn.Module], scheme: Any = "auto", *, seed: int | None = None,
-                bias: Any = "zeros", rules: Mapping | None = None, device: Any = "cpu") -> nn.Module:
+                bias: Any = None, rules: Mapping | None = None, device: Any = "cpu") -> nn.Module:
     """Build ``model`` (a factory, or an ``nn.Module`` on the meta device) with each parameter allocated
     once on ``device`` and initialized by ``scheme``; returns the model.
 
     Equals ``initlab.initialize(model, scheme, bias=bias, rules=rules, seed=seed)`` applied to the model
     built normally. With ``seed`` the parameters are filled in parallel, independently seeded blocks
     (values identical on every run and thread count); ``seed=None`` draws from torch's global generator,
-    sequentially, as ``initialize(seed=None)`` does. See the module docstring for how buffers and
-    parameters without a rule are handled, and the limits.
+    sequentially, as ``initialize(seed=None)`` does (so ``scheme="torch_default"`` after
+    ``torch.manual_seed(s)`` gives the values a normal build gives after it). See the module docstring
+    for how buffers and parameters without a rule are handled, and the limits. All or nothing: if
+    anything fails, a model passed on the meta device is left as it was.
 
     >>> import torch.nn as nn, initlab
     >>> net = initlab.materialize(lambda: nn.Sequential(nn.Linear(512, 2048), nn.GELU(), nn.Linear(2048, 512)),
@@ -261,50 +290,46 @@ def materialize(model: nn.Module | Callable[[], nn.Module], scheme: Any = "auto"
     >>> net[0].weight.device.type
     'cpu'
     """
-    from .plan import plan
-
     dev = _check_device(device)
     if seed is not None:
         derive_seed(seed)  # validates before anything is built
+    given = model if isinstance(model, nn.Module) else None
     model, kept = _build(model)
-    lazy = [n for n, p in model.named_parameters() if isinstance(p, nn.parameter.UninitializedParameter)]
-    if lazy:
-        raise InitlabError(f"model: parameters {lazy} belong to lazy modules, whose shapes are unknown before a "
-                           "forward pass; allowed: modules with fixed shapes")
     the_plan = plan(model, scheme, bias=bias, rules=rules)
+    warn_guessed(the_plan, "materialize")
 
     # everything that can fail is checked before any memory is allocated
     unknown, resettable = _meta_buffers(model)
     if unknown:
-        raise InitlabError(f"buffers {unknown} are on the meta device and initlab cannot compute them; pass a "
-                           "factory (materialize(lambda: MyModel(...))) so that the modules build their buffers")
+        raise InitlabError(f"model: got buffers on the meta device that initlab cannot compute ({', '.join(unknown)}); "
+                           "allowed: a factory (materialize(lambda: MyModel(...))), so that the modules build their "
+                           "buffers, or a meta model whose only meta buffers are normalization running statistics")
+    check_writable(model, the_plan, allow_meta=True)
+    kept_rows = _check_recoverable(model, the_plan, kept)
     params = dict(model.named_parameters())
-    kept_rows = [row for row in the_plan.rows if row.initializer is None]
-    unrecoverable = [row.name for row in kept_rows
-                     if not (id(params[row.name]) in kept and kept[id(params[row.name])].untouched())
-                     and not hasattr(_owner(model, row), "reset_parameters")]
-    if unrecoverable:
-        example = {unrecoverable[0]: "zeros"}
-        raise InitlabError(f"parameters {unrecoverable} have no rule, and initlab cannot recover the values their "
-                           "modules give them while building (they are written after registration and the module "
-                           f"has no reset_parameters); give them a rule, e.g. rules={example!r}, or build the model "
-                           "normally and use initlab.initialize")
 
-    registered = _allocate(model, kept, {id(params[row.name]) for row in kept_rows}, dev)
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for module in resettable:
-            module.reset_running_stats()
-        reset: list[nn.Module] = []
-        for row in kept_rows:
-            owner = _owner(model, row)
-            if id(params[row.name]) not in registered and owner not in reset:
-                reset.append(owner)
-        for module in reset:
-            module.reset_parameters()
-    _apply(model, the_plan, seed)
-    if dev.type == "cuda":
-        for module in model.modules():
-            if isinstance(module, nn.RNNBase):
-                module.flatten_parameters()
+    undo: list = []
+    try:
+        registered = _allocate(model, kept, {id(params[row.name]) for row in kept_rows}, dev, undo)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for module in resettable:
+                module.reset_running_stats()
+            reset: list[nn.Module] = []
+            for row in kept_rows:
+                owner = _owner(model, row)
+                if id(params[row.name]) not in registered and owner not in reset:
+                    reset.append(owner)
+            for module in reset:
+                module.reset_parameters()
+        execute(model, the_plan, seed=seed, protect=False)  # fresh memory: nothing to restore but the slots
+        if dev.type == "cuda":
+            for module in model.modules():
+                if isinstance(module, nn.RNNBase):
+                    module.flatten_parameters()
+    except BaseException:
+        if given is not None:
+            for slots, name, previous in reversed(undo):
+                slots[name] = previous
+        raise
     return model

@@ -1,4 +1,4 @@
-"""Initialize whole ``nn.Module``s: ``plan()`` decides, per parameter, ``apply()`` fills.
+"""Plan how every parameter of an ``nn.Module`` is initialized: one :class:`PlanRow` per parameter.
 
 Rules of ``scheme="auto"`` (the activation that follows a layer is found by
 :func:`initlab.model.activations.find_activations`):
@@ -6,26 +6,40 @@ Rules of ``scheme="auto"`` (the activation that follows a layer is found by
 =====================================================  =============================================
 layer                                                  weight
 =====================================================  =============================================
-Linear / Conv / ConvTranspose followed by the ReLU      ``he_normal`` (fan_in; leaky slope ``a`` from
-family (relu, relu6, leaky_relu, prelu, rrelu, elu,     LeakyReLU/RReLU/PReLU)
-celu, gelu, silu, mish, hardswish, softplus)
+Linear / Bilinear / Conv / ConvTranspose followed by   ``he_normal`` (fan_in; leaky slope ``a`` from
+the ReLU family (relu, relu6, leaky_relu, prelu,       LeakyReLU/RReLU/PReLU)
+rrelu, elu, celu, gelu, silu, mish, hardswish,
+softplus)
 ... followed by tanh, sigmoid, softsign, hardtanh,      ``glorot_normal``
 hardsigmoid
 ... followed by SELU                                    ``lecun_normal``
 ... followed by no activation (an output layer,         ``glorot_normal`` (Glorot & Bengio's linear-
 attention projections)                                  regime derivation)
-Embedding                                               N(0, 1) (PyTorch's default); padding row zero
-RNN / LSTM / GRU input weights ``weight_ih``            ``glorot_uniform`` per gate block
-RNN / LSTM / GRU recurrent weights ``weight_hh``        ``orthogonal`` per gate block (Saxe et al. 2013)
+Embedding / EmbeddingBag                               N(0, 1) (PyTorch's default); padding row zero
+RNN / LSTM / GRU (and their cells) ``weight_ih``        ``glorot_uniform`` per gate block
+RNN / LSTM / GRU (and their cells) ``weight_hh``        ``orthogonal`` per gate block (Saxe et al. 2013)
 MultiheadAttention ``in_proj_weight``                   ``glorot_uniform`` per q/k/v block
-LayerNorm / BatchNorm / GroupNorm / InstanceNorm        weight ones, bias zeros
+BatchNorm / InstanceNorm / LayerNorm / GroupNorm /      weight ones, bias zeros
+RMSNorm
 every bias                                              the ``bias`` argument (default ``zeros``)
 =====================================================  =============================================
 
-A named scheme applies to every weight of Linear/Conv/ConvTranspose/Embedding/RNN/attention
+A named scheme applies to every weight of Linear/Bilinear/Conv/ConvTranspose/Embedding/RNN/attention
 layers (gate blocks of RNN and q/k/v blocks of attention get their own fans); normalization layers
-still get ones and zeros. ``rules`` override both, per module type or per name pattern.
-Parameters of other modules (custom ``nn.Parameter``s) are left as they are, and the plan says so.
+still get ones and zeros. ``"torch_default"`` is PyTorch's own construction, law and order of draws
+(:mod:`initlab.model.torch_default`). Parameters of other modules (custom ``nn.Parameter``\\ s) are
+left as they are, and the plan says so.
+
+``rules`` override both. A rule keyed by a **module type**, or by a pattern that matches a module's
+name, applies to that module's weights; its biases (parameters whose name contains ``bias``) follow
+``bias=`` unless a pattern matches the parameter's own name (``"head.bias"``, ``"*.bias"``). A
+**tied** parameter (one tensor registered by several modules, e.g. ``head.weight = emb.weight``) is
+planned once, under the name where it first appears; a rule that matches any of its names applies to
+it, and two different rules matching it through different names are an error naming the tie.
+
+Parameters with **zero elements** (``nn.Linear(0, 4).weight``) are skipped, with a row saying so, as
+``torch.nn.init`` skips them. Rows whose activation was **guessed** from module order (when
+``torch.fx`` cannot trace the model) are marked: ``found_by == "module order"`` and ``guessed``.
 """
 
 from __future__ import annotations
@@ -38,25 +52,38 @@ from typing import Any, Mapping
 import torch
 import torch.nn as nn
 
-from ..errors import InitlabError, suggest
-from ..schemes.initializers import (GlorotNormal, GlorotUniform, HeNormal, LecunNormal, Ones,
-                                    Orthogonal, RandomNormal, TorchDefault, Zeros)
+from ..errors import InitlabError, check_type, fail, suggest
 from ..schemes.fans import compute_fans
+from ..schemes.initializers import (GlorotNormal, GlorotUniform, HeNormal, LecunNormal, Ones, Orthogonal,
+                                    RandomNormal, TorchDefault, Zeros)
 from ..schemes.registry import get
 from ..schemes.spec import Initializer
 from .activations import Activation, find_activations
+from .torch_default import NORMALIZATION, Draw, construction
 
-__all__ = ["PlanRow", "InitPlan", "plan", "initialize", "apply_plan"]
+__all__ = ["PlanRow", "InitPlan", "Step", "plan"]
 
-_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_CONVT = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-_NORM = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
-_KEEP = "keep"
+KEEP, SKIP, COPY = "keep", "skip", "copy"
+_TORCH_NAMES = ("torch_default", "pytorch_default", "default")
+_CONV = nn.modules.conv._ConvNd
+_RECURRENT = (nn.RNNBase, nn.modules.rnn.RNNCellBase)
+_EMBEDDING = (nn.Embedding, nn.EmbeddingBag)
+_WEIGHT_LAYERS = (nn.Linear, nn.Bilinear, _CONV)
+_SCHEME_TARGETS = (*_WEIGHT_LAYERS, *_EMBEDDING, *_RECURRENT, nn.MultiheadAttention)
+GUESSED = "module order"
+"""``Activation.found_by`` of an activation guessed from the order modules were registered."""
 
 
 @dataclass
 class PlanRow:
-    """How one parameter is (or would be) initialized."""
+    """How one parameter is (or would be) initialized.
+
+    ``found_by``: how the activation after its layer was found (``fx``, ``module order``, ``module
+    attribute``, ``module structure``; empty where none is looked for); ``guessed``: the scheme was
+    chosen from an activation guessed from module order. ``tied``: the other names of the same tensor.
+    ``copy_of``: the parameter whose value this one receives (PyTorch's TransformerEncoder/Decoder copy
+    one layer). ``origin``: which rule decided (``rule``, ``torch_default``, ``norm``, ``bias``,
+    ``scheme``, ``auto``, ``copy``, ``keep``, ``skip``)."""
 
     name: str
     module: str
@@ -72,13 +99,40 @@ class PlanRow:
     chunks: int = 1
     fan_kwargs: dict = field(default_factory=dict, repr=False)
     padding_idx: int | None = None
+    found_by: str = ""
+    guessed: bool = False
+    tied: tuple[str, ...] = ()
+    copy_of: str | None = None
+    origin: str = field(default="", repr=False)
+
+    @property
+    def writes(self) -> bool:
+        """True when applying the plan writes this parameter."""
+        return self.initializer is not None or self.copy_of is not None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "module": self.module, "module_type": self.module_type, "shape": list(self.shape),
                 "fan_in": self.fan_in, "fan_out": self.fan_out, "activation": self.activation,
-                "scheme": self.scheme, "params": self.initializer.params() if self.initializer is not None and
-                self.scheme not in (_KEEP, "callable") else None, "std": self.std, "reason": self.reason,
-                "chunks": self.chunks}
+                "found_by": self.found_by, "guessed": self.guessed, "scheme": self.scheme,
+                "params": self.initializer.params() if self.initializer is not None and
+                self.scheme != "callable" else None, "std": self.std, "reason": self.reason,
+                "chunks": self.chunks, "tied": list(self.tied), "copy_of": self.copy_of}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One write when a plan is applied: ``name`` receives ``init``'s law (per block when ``chunks`` > 1)
+    or a copy of ``copy_of``. ``discard``: drawn into scratch memory only, so that a generator advances as
+    PyTorch's constructor advanced it; ``final``: the parameter's last write (the only one made when a
+    seed keys the streams by name)."""
+
+    name: str
+    init: Initializer | None = None
+    copy_of: str | None = None
+    chunks: int = 1
+    fan_kwargs: dict = field(default_factory=dict)
+    discard: bool = False
+    final: bool = True
 
 
 @dataclass
@@ -88,6 +142,7 @@ class InitPlan:
     rows: list[PlanRow]
     seed: int | None = None
     applied: bool = False
+    steps: list[Step] | None = field(default=None, repr=False)
 
     def __iter__(self):
         return iter(self.rows)
@@ -97,9 +152,21 @@ class InitPlan:
 
     def __getitem__(self, name: str) -> PlanRow:
         for r in self.rows:
-            if r.name == name:
+            if r.name == name or name in r.tied:
                 return r
-        raise KeyError(f"no parameter {name!r} in the plan{suggest(name, [r.name for r in self.rows])}")
+        raise KeyError(f"name: got {name!r}; allowed: a parameter of the plan"
+                       f"{suggest(name, [r.name for r in self.rows])}")
+
+    @property
+    def guessed(self) -> list[PlanRow]:
+        """Rows whose scheme was chosen from an activation guessed from module order."""
+        return [r for r in self.rows if r.guessed]
+
+    def write_steps(self) -> list[Step]:
+        """The writes that apply this plan, in order (see :class:`Step`)."""
+        if self.steps is not None:
+            return self.steps
+        return [Step(r.name, r.initializer, r.copy_of, r.chunks, r.fan_kwargs) for r in self.rows if r.writes]
 
     def to_dicts(self) -> list[dict]:
         return [r.to_dict() for r in self.rows]
@@ -112,19 +179,24 @@ class InitPlan:
     def table(self, title: str | None = None):
         """A rich Table of the plan."""
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(title=title or ("initialization plan" + ("" if self.applied else " (dry run)")))
-        for col in ("parameter", "shape", "fan_in", "fan_out", "activation", "scheme", "std", "why"):
+        for col in ("parameter", "shape", "fan_in", "fan_out", "activation", "found by", "scheme", "std", "why"):
             t.add_column(col, justify="right" if col in ("fan_in", "fan_out", "std") else "left")
         for r in self.rows:
-            t.add_row(r.name, "×".join(map(str, r.shape)), _s(r.fan_in), _s(r.fan_out), r.activation, r.scheme,
-                      "-" if r.std is None or math.isnan(r.std) else f"{r.std:.4g}", r.reason)
+            found = f"guessed ({r.found_by})" if r.guessed else (r.found_by or "-")
+            cells = (r.name, "×".join(map(str, r.shape)), _s(r.fan_in), _s(r.fan_out), r.activation, found,
+                     r.scheme, "-" if r.std is None or math.isnan(r.std) else f"{r.std:.4g}", r.reason)
+            t.add_row(*(Text(c) for c in cells))  # plain text: a name with [brackets] is not markup
         return t
 
     def __str__(self) -> str:
+        import io
+
         from rich.console import Console
 
-        console = Console(width=160, record=True, file=open("/dev/null", "w"))
+        console = Console(width=180, record=True, file=io.StringIO())
         console.print(self.table())
         return console.export_text()
 
@@ -133,54 +205,141 @@ def _s(v):
     return "-" if v is None else str(v)
 
 
-# -- rules -----------------------------------------------------------------------------------------
+# -- resolving arguments -----------------------------------------------------------------------------
+def _resolve(arg: str, value) -> Initializer:
+    """``get(value)``, its error naming ``arg`` instead of ``scheme``."""
+    try:
+        return get(value)
+    except InitlabError as e:
+        text = str(e)
+        raise InitlabError(arg + text[len("scheme"):] if text.startswith("scheme:") else f"{arg}: {text}") from None
+
+
+def _is_named(value, names) -> bool:
+    return isinstance(value, str) and value.strip().lower() in names
+
+
 def _is_config(d: Mapping) -> bool:
     return "name" in d or "class_name" in d
 
 
-def _normalize_rules(rules, model: nn.Module) -> list[tuple[Any, Any]]:
-    """[(key, scheme)] with keys module types or fnmatch patterns over module/parameter names; every key
-    must match something in ``model``."""
+@dataclass(frozen=True)
+class _Rule:
+    index: int
+    key: Any
+    value: Any  # an Initializer, "keep" or "auto"
+
+    @property
+    def label(self) -> str:
+        return self.key.__name__ if isinstance(self.key, type) else repr(self.key)
+
+
+def _normalize_rules(rules, model: nn.Module) -> list[_Rule]:
+    """Rules with keys module types or fnmatch patterns over module/parameter names; every key must
+    match something in ``model`` and every value must resolve."""
     if rules is None:
         return []
-    if not isinstance(rules, Mapping):
-        raise InitlabError(f"rules: got {type(rules).__name__}; allowed: a dict mapping module types or name "
-                           "patterns to schemes")
-    modules = dict(model.named_modules())
-    params = dict(model.named_parameters())
-    names = [n for n in modules if n] + list(params)
+    check_type("rules", rules, Mapping, "a dict mapping module types or name patterns to schemes")
+    modules = dict(model.named_modules(remove_duplicate=False))
+    names = [n for n in modules if n] + [n for n, _ in model.named_parameters(remove_duplicate=False)]
     out = []
-    for key, value in rules.items():
+    for i, (key, value) in enumerate(rules.items()):
         if isinstance(key, type):
             if not issubclass(key, nn.Module):
-                raise InitlabError(f"rules: key {key!r} is a type but not an nn.Module subclass")
+                raise fail("rules", key, "keys that are nn.Module types or name patterns (fnmatch)")
             if not any(isinstance(m, key) for m in modules.values()):
-                raise InitlabError(f"rules: module type {key.__name__} does not occur in the model; its module types "
-                                   f"are {sorted({type(m).__name__ for m in modules.values()})}")
+                types = sorted({type(m).__name__ for m in modules.values()})
+                raise fail("rules", key.__name__, f"module types of the model ({', '.join(types)})")
         elif isinstance(key, str):
             if not any(fnmatch.fnmatchcase(n, key) for n in names):
-                raise InitlabError(f"rules: pattern {key!r} matches no module or parameter of the model"
-                                   f"{suggest(key, names)}")
+                raise fail("rules", key, "patterns that match a module or parameter name of the model",
+                           hint=suggest(key, names))
         else:
-            raise InitlabError(f"rules: got key {key!r}; allowed: an nn.Module type or a name pattern (fnmatch)")
-        if not (isinstance(value, str) and value.lower() in ("auto", _KEEP)):
-            value = get(value)  # validates names now, before anything changes
-        out.append((key, value))
+            raise fail("rules", key, "keys that are nn.Module types or name patterns (fnmatch)")
+        if _is_named(value, ("auto", KEEP)):
+            value = value.strip().lower()
+        else:
+            value = _resolve(f"rules[{key.__name__ if isinstance(key, type) else repr(key)}]", value)
+        out.append(_Rule(i, key, value))
     return out
 
 
-def _rule_for(rules, module_name: str, module: nn.Module, param_name: str):
+@dataclass(frozen=True)
+class _Slot:
+    """One place a parameter is registered: module ``module_name`` under the name ``pname``."""
+
+    module_name: str
+    module: nn.Module
+    pname: str
+
+    @property
+    def full(self) -> str:
+        return f"{self.module_name}.{self.pname}" if self.module_name else self.pname
+
+    @property
+    def is_bias(self) -> bool:
+        return "bias" in self.pname.lower()
+
+
+def _parameter_slots(model: nn.Module) -> list[tuple[torch.Tensor, list[_Slot]]]:
+    """Each distinct parameter with every slot it is registered in, in order of first appearance."""
+    found: dict[int, tuple[torch.Tensor, list[_Slot]]] = {}
+    for mname, module in model.named_modules(remove_duplicate=False):
+        for pname, p in module._parameters.items():
+            if p is not None:
+                found.setdefault(id(p), (p, []))[1].append(_Slot(mname, module, pname))
+    return list(found.values())
+
+
+def _slot_rule(rules: list[_Rule], slot: _Slot) -> _Rule | None:
+    """The last rule matching ``slot``: a type rule, or a pattern matching the module's name, only for
+    weights; a pattern matching the parameter's name for any parameter."""
     hit = None
-    for key, value in rules:  # the last matching rule wins, so specific rules can follow general ones
-        if isinstance(key, type):
-            if isinstance(module, key):
-                hit = (key.__name__, value)
-        elif fnmatch.fnmatchcase(param_name, key) or (module_name and fnmatch.fnmatchcase(module_name, key)):
-            hit = (key, value)
+    for r in rules:
+        if isinstance(r.key, type):
+            if isinstance(slot.module, r.key) and not slot.is_bias:
+                hit = r
+        elif fnmatch.fnmatchcase(slot.full, r.key) or (
+                slot.module_name and not slot.is_bias and fnmatch.fnmatchcase(slot.module_name, r.key)):
+            hit = r
     return hit
 
 
-# -- auto choices ----------------------------------------------------------------------------------
+def _rule_for(rules: list[_Rule], slots: list[_Slot]) -> tuple[_Rule, _Slot] | None:
+    hits = {}
+    for s in slots:
+        r = _slot_rule(rules, s)
+        if r is not None:
+            hits.setdefault(r.index, (r, s))
+    if len(hits) > 1:
+        (a, sa), (b, sb) = list(hits.values())[:2]
+        raise InitlabError(f"rules: got {a.label} (through {sa.full}) and {b.label} (through {sb.full}) for one "
+                           f"tied parameter ({' = '.join(s.full for s in slots)}); allowed: one rule per tied "
+                           f"parameter — name it, e.g. rules={{{slots[0].full!r}: ...}}")
+    return next(iter(hits.values()), None)
+
+
+# -- choices -----------------------------------------------------------------------------------------
+@dataclass
+class _Context:
+    rules: list[_Rule]
+    base: Initializer | None
+    torch_default: bool
+    bias: Initializer | None
+    bias_torch: bool
+    acts: dict[str, Activation]
+    torch_laws: dict[str, Draw]
+
+
+@dataclass
+class _Choice:
+    init: Initializer | None
+    reason: str
+    origin: str
+    copy_of: str | None = None
+    act: Activation | None = None  # the activation the choice was made from
+
+
 def _auto_weight(act: Activation) -> Initializer:
     fam = act.family
     if fam == "he":
@@ -192,25 +351,6 @@ def _auto_weight(act: Activation) -> Initializer:
     return GlorotNormal()
 
 
-def _torch_default_for(module: nn.Module, pname: str, param: torch.Tensor, weight_fan_in: int | None):
-    """PyTorch's reset_parameters law for this parameter, as an initlab scheme."""
-    if isinstance(module, nn.Embedding):
-        return RandomNormal(0.0, 1.0)
-    if isinstance(module, nn.RNNBase):
-        return TorchDefault(fan_in=module.hidden_size) if module.hidden_size > 0 else Zeros()
-    if isinstance(module, nn.MultiheadAttention):
-        if pname in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
-            return GlorotUniform()
-        if pname in ("bias_k", "bias_v"):
-            return GlorotNormal()
-        return Zeros()
-    if isinstance(module, _NORM):
-        return Ones() if pname == "weight" else Zeros()
-    if param.dim() >= 2:
-        return TorchDefault()
-    return TorchDefault(fan_in=weight_fan_in) if weight_fan_in else Zeros()
-
-
 def _weight_fan_in(module: nn.Module) -> int | None:
     w = getattr(module, "weight", None)
     if isinstance(w, torch.Tensor) and w.dim() >= 2 and w.numel() > 0:
@@ -218,172 +358,220 @@ def _weight_fan_in(module: nn.Module) -> int | None:
     return None
 
 
-def _gates(module: nn.RNNBase) -> int:
-    return {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+def _torch_law(ctx: _Context, slot: _Slot) -> _Choice:
+    """PyTorch's construction for ``slot`` (a copy resolved to the law it copies when only laws are asked
+    for, as ``bias="torch_default"`` does under another scheme)."""
+    draw = ctx.torch_laws.get(slot.full)
+    if draw is None:
+        return _Choice(None, f"left as is: PyTorch has no law for {type(slot.module).__name__}.{slot.pname}", KEEP)
+    if draw.copy_of is not None:
+        return _Choice(None, f"PyTorch's default: a copy of {draw.copy_of} ({type(slot.module).__name__} layers "
+                             "are deep copies of one layer)", COPY, copy_of=draw.copy_of)
+    return _Choice(draw.init, "PyTorch's default", "torch_default")
 
 
-def plan(model: nn.Module, scheme: Any = "auto", bias: Any = "zeros", rules: Mapping | None = None) -> InitPlan:
-    """Decide how every parameter of ``model`` is initialized, without changing anything.
-
-    ``scheme``: ``"auto"`` (see the module docstring), any scheme name/config/instance/callable,
-    ``"torch_default"`` (PyTorch's own ``reset_parameters`` laws), or a rules dict.
-    ``bias``: the scheme for biases of Linear/Conv/RNN/attention layers (``"torch_default"`` gives
-    PyTorch's U(±1/√fan_in)). ``rules``: ``{nn.Conv2d: "he_uniform", "head.*": "zeros", ...}`` —
-    keys are module types or fnmatch patterns over module or parameter names; the last matching
-    rule wins; a value ``"keep"`` leaves the parameter untouched.
-    """
-    if not isinstance(model, nn.Module):
-        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
-    if isinstance(scheme, Mapping) and not _is_config(scheme):
-        rules = {**scheme, **(rules or {})}
-        scheme = "auto"
-    rule_list = _normalize_rules(rules, model)
-    is_auto = isinstance(scheme, str) and scheme.lower() == "auto"
-    is_torch_default = isinstance(scheme, str) and scheme.lower() in ("torch_default", "pytorch_default", "default")
-    base = None if (is_auto or is_torch_default) else get(scheme)
-    bias_is_torch = isinstance(bias, str) and bias.lower() in ("torch_default", "pytorch_default", "default")
-    bias_init = None if bias_is_torch else get(bias)
-    acts = find_activations(model)
-
-    rows: list[PlanRow] = []
-    seen: set[int] = set()
-    for mname, module in model.named_modules():
-        for pname, param in module.named_parameters(recurse=False):
-            if id(param) in seen:
-                continue  # tied parameter: planned where it first appears
-            seen.add(id(param))
-            full = f"{mname}.{pname}" if mname else pname
-            rows.append(_plan_param(model, mname, module, pname, full, param, base, is_torch_default, bias_init,
-                                    bias_is_torch, acts, rule_list))
-    return InitPlan(rows)
+def _bias_choice(ctx: _Context, slot: _Slot) -> _Choice:
+    if not ctx.bias_torch:
+        return _Choice(ctx.bias, "bias", "bias")
+    draw = ctx.torch_laws.get(slot.full)
+    while draw is not None and draw.copy_of is not None:
+        draw = ctx.torch_laws.get(draw.copy_of)
+    if draw is not None:
+        return _Choice(draw.init, "bias, PyTorch's default", "bias")
+    fan = _weight_fan_in(slot.module)  # a custom module: the Linear law of its own weight
+    return _Choice(TorchDefault(fan_in=fan) if fan else Zeros(), "bias, PyTorch's Linear law", "bias")
 
 
-def _plan_param(model, mname, module, pname, full, param, base, is_torch_default, bias_init, bias_is_torch, acts,
-                rule_list) -> PlanRow:
-    act = acts.get(mname, Activation(None))
-    shape = tuple(param.shape)
-    fan_kwargs: dict = {}
-    chunks = 1
-    is_bias = "bias" in pname and param.dim() == 1
-    is_rnn = isinstance(module, nn.RNNBase)
-    is_mha = isinstance(module, nn.MultiheadAttention)
-    if isinstance(module, _CONV):
-        fan_kwargs["groups"] = module.groups
-    elif isinstance(module, _CONVT):
-        fan_kwargs.update(groups=module.groups, transposed=True)
-    if is_torch_default:
-        pass  # PyTorch draws these whole; so does initlab, to give the same values
-    elif is_rnn and pname.startswith(("weight_ih", "weight_hh")):
-        chunks = _gates(module)
-    elif is_mha and pname == "in_proj_weight":
-        chunks = 3
-
-    # 1. the scheme, by rule, then by kind of module
-    rule = _rule_for(rule_list, mname, module, full)
-    init: Initializer | None
-    if rule is not None and not (isinstance(rule[1], str) and rule[1] == "auto"):
-        key, value = rule
-        init = None if value == _KEEP else value
-        reason = f"rule {key!r}"
-    elif isinstance(module, _NORM):
-        init, reason = (Ones() if pname == "weight" else Zeros()), "normalization layer"
-    elif is_torch_default:
-        init, reason = _torch_default_for(module, pname, param, _weight_fan_in(module)), "PyTorch's default"
-    elif is_bias or pname in ("bias_k", "bias_v"):
-        if bias_init is None:
-            init, reason = _torch_default_for(module, pname, param, _weight_fan_in(module)), "bias, PyTorch's default"
-        else:
-            init, reason = bias_init, "bias"
-    elif base is not None and isinstance(module, (*_CONV, *_CONVT, nn.Linear, nn.Bilinear, nn.Embedding,
-                                                    nn.RNNBase, nn.MultiheadAttention)):
-        init, reason = base, "scheme"
-    elif isinstance(module, nn.Embedding):
-        init, reason = RandomNormal(0.0, 1.0), "auto: embedding, N(0, 1)"
-    elif is_rnn:
+def _auto_choice(ctx: _Context, slot: _Slot) -> _Choice:
+    module, pname = slot.module, slot.pname
+    if isinstance(module, _EMBEDDING):
+        return _Choice(RandomNormal(0.0, 1.0), "auto: embedding, N(0, 1)", "auto")
+    if isinstance(module, _RECURRENT):
         if pname.startswith("weight_hh"):
-            init, reason = Orthogonal(), "auto: recurrent weight, orthogonal per gate"
-        else:
-            init, reason = GlorotUniform(), "auto: RNN input weight, Xavier per gate"
-    elif is_mha and pname.endswith("proj_weight"):
-        init, reason = GlorotUniform(), "auto: attention projection, Xavier per q/k/v"
-    elif isinstance(module, (*_CONV, *_CONVT, nn.Linear, nn.Bilinear)):
-        init = _auto_weight(act)
-        reason = f"auto: {act.label()} follows ({act.found_by})" if act.name else \
-            f"auto: no activation follows ({act.found_by})"
-    else:
-        init, reason = None, f"left as is: no rule for {type(module).__name__}.{pname}"
+            return _Choice(Orthogonal(), "auto: recurrent weight, orthogonal per gate", "auto")
+        return _Choice(GlorotUniform(), "auto: RNN input weight, Xavier per gate", "auto")
+    if isinstance(module, nn.MultiheadAttention) and pname.endswith("proj_weight"):
+        return _Choice(GlorotUniform(), "auto: attention projection, Xavier per q/k/v", "auto")
+    if isinstance(module, _WEIGHT_LAYERS):
+        act = ctx.acts.get(slot.module_name, Activation(None))
+        how = "guessed from module order" if act.found_by == GUESSED else f"found by {act.found_by}"
+        reason = f"auto: {act.label()} follows ({how})" if act.name else f"auto: no activation follows ({how})"
+        return _Choice(_auto_weight(act), reason, "auto", act=act)
+    return _Choice(None, f"left as is: no rule for {type(module).__name__}.{pname}", KEEP)
 
-    # 2. fans and resulting std, resolved now (errors surface before anything is written)
-    fan_in = fan_out = None
-    std = None
-    if init is not None:
-        chunk_shape = (shape[0] // chunks, *shape[1:]) if chunks > 1 else shape
+
+def _default_choice(ctx: _Context, slot: _Slot, *, auto: bool = False) -> _Choice:
+    """The choice without rules; ``auto`` forces ``scheme="auto"`` (a rule whose value is ``"auto"``)."""
+    if ctx.torch_default and not auto and not (slot.is_bias and ctx.bias is not None
+                                               and not isinstance(slot.module, NORMALIZATION)):
+        return _torch_law(ctx, slot)
+    if isinstance(slot.module, NORMALIZATION):
+        return _Choice(Ones() if slot.pname == "weight" else Zeros(), "normalization layer", "norm")
+    if slot.is_bias:
+        return _bias_choice(ctx, slot)
+    if ctx.base is not None and not auto and isinstance(slot.module, _SCHEME_TARGETS):
+        return _Choice(ctx.base, "scheme", "scheme")
+    return _auto_choice(ctx, slot)
+
+
+def _choose(ctx: _Context, slots: list[_Slot]) -> _Choice:
+    slot = slots[0]
+    hit = _rule_for(ctx.rules, slots)
+    if hit is None:
+        return _default_choice(ctx, slot)
+    rule, via = hit
+    through = f" (through the tie {via.full})" if via is not slot else ""
+    if rule.value == "auto":
+        choice = _default_choice(ctx, slot, auto=True)
+        choice.reason = f"rule {rule.label} → {choice.reason}{through}"
+        return choice
+    if rule.value == KEEP:
+        return _Choice(None, f"rule {rule.label}: keep{through}", KEEP)
+    return _Choice(rule.value, f"rule {rule.label}{through}", "rule")
+
+
+# -- one row -----------------------------------------------------------------------------------------
+def _chunks(slot: _Slot, param: torch.Tensor, origin: str) -> int:
+    """Gate blocks of recurrent weights and q/k/v blocks of a fused attention projection get their own
+    fans, except under PyTorch's own laws, which draw them whole."""
+    module, pname = slot.module, slot.pname
+    if origin in ("torch_default", COPY):
+        return 1
+    if isinstance(module, _RECURRENT) and pname.startswith(("weight_ih", "weight_hh")) and module.hidden_size > 0:
+        return max(1, param.shape[0] // module.hidden_size)
+    if isinstance(module, nn.MultiheadAttention) and pname == "in_proj_weight":
+        return 3
+    return 1
+
+
+def _fan_kwargs(module: nn.Module) -> dict:
+    if isinstance(module, _CONV):
+        return {"groups": module.groups, **({"transposed": True} if module.transposed else {})}
+    return {}
+
+
+def _plan_param(ctx: _Context, param: torch.Tensor, slots: list[_Slot], done: dict[str, PlanRow]) -> PlanRow:
+    slot = slots[0]
+    module, full = slot.module, slot.full
+    shape = tuple(param.shape)
+    act = ctx.acts.get(slot.module_name)
+    found_by = act.found_by if act is not None else ""
+    tied = tuple(s.full for s in slots[1:])
+    padding = getattr(module, "padding_idx", None) if isinstance(module, _EMBEDDING) and slot.pname == "weight" \
+        else None
+    if param.numel() == 0:
+        return PlanRow(full, slot.module_name, type(module).__name__, shape, None, None,
+                       act.label() if act else "-", SKIP, None, "zero elements: nothing to initialize",
+                       found_by=found_by, tied=tied, origin=SKIP)
+    choice = _choose(ctx, slots)
+    chunks = _chunks(slot, param, choice.origin)
+    fan_kwargs = _fan_kwargs(module)
+    fan_in = fan_out = std = None
+    if choice.init is not None:
         if chunks > 1 and shape[0] % chunks:
-            raise InitlabError(f"{full}: shape {shape} does not split into {chunks} blocks")
+            raise fail(full, shape, f"a first dimension that splits into {chunks} equal blocks")
+        chunk_shape = (shape[0] // chunks, *shape[1:])
         try:
-            dist = init.distribution(chunk_shape, **fan_kwargs)
+            dist = choice.init.distribution(chunk_shape, **fan_kwargs)
         except InitlabError as e:
-            raise InitlabError(f"{full} ({type(module).__name__}, shape {shape}): {e}") from None
+            raise InitlabError(f"{full} ({type(module).__name__}, shape {shape}, {choice.reason}): {e}") from None
         fans = dist.fans
         if fans is None and len(chunk_shape) >= 2:
             fans = compute_fans(chunk_shape, **fan_kwargs)  # shown even when the scheme needs none
         if fans is not None:
             fan_in, fan_out = fans.fan_in, fans.fan_out
         std = dist.std
-    scheme_name = _KEEP if init is None else init.name
-    return PlanRow(full, mname, type(module).__name__, shape, fan_in, fan_out, act.label(), scheme_name, std,
-                   reason, init, chunks, fan_kwargs, getattr(module, "padding_idx", None)
-                   if isinstance(module, nn.Embedding) and pname == "weight" else None)
+    elif choice.copy_of is not None:
+        source = done.get(choice.copy_of)
+        std = source.std if source is not None else None
+        fan_in, fan_out = (source.fan_in, source.fan_out) if source is not None else (None, None)
+    scheme = choice.init.name if choice.init is not None else (COPY if choice.copy_of else KEEP)
+    guessed = choice.act is not None and choice.act.found_by == GUESSED
+    return PlanRow(full, slot.module_name, type(module).__name__, shape, fan_in, fan_out, act.label() if act else "-",
+                   scheme, std, choice.reason + (f"; tied: also {', '.join(tied)}" if tied else ""), choice.init,
+                   chunks, fan_kwargs, padding if choice.init is not None else None, found_by, guessed, tied,
+                   choice.copy_of, choice.origin)
 
 
-def apply_plan(model: nn.Module, the_plan: InitPlan, *, seed: int | None = None, generator=None) -> InitPlan:
-    """Fill the model's parameters as ``the_plan`` says. With ``seed``, parameter ``name`` (block ``g``
-    of a gated weight: ``name#g``) draws from streams keyed by its name, so the result does not depend
-    on the order or on other parameters."""
-    from ..schemes.engine import batched
-
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        # seeded fills are queued and run together, so the threads do not wait between parameters
-        with batched():
-            for row in the_plan.rows:
-                if row.initializer is None:
-                    continue
-                p = params[row.name]
-                if row.chunks == 1:
-                    row.initializer(p, seed=seed, generator=generator, key=row.name, **row.fan_kwargs)
-                else:
-                    for g, block in enumerate(p.chunk(row.chunks, dim=0)):
-                        row.initializer(block, seed=seed, generator=generator, key=f"{row.name}#{g}",
-                                        **row.fan_kwargs)
-        for row in the_plan.rows:  # after the queue has run: a plain write inside it would be overwritten
-            if row.initializer is not None and row.padding_idx is not None:
-                params[row.name][row.padding_idx].zero_()
-    the_plan.seed = seed
-    the_plan.applied = True
-    return the_plan
+# -- the plan ----------------------------------------------------------------------------------------
+def _check_not_lazy(model: nn.Module) -> None:
+    lazy = [n for n, p in model.named_parameters() if isinstance(p, nn.parameter.UninitializedParameter)]
+    if lazy:
+        raise InitlabError(f"model: got parameters of lazy modules ({', '.join(lazy[:4])}), whose shapes are unknown "
+                           "before a forward pass; allowed: modules with fixed shapes (run one forward pass first)")
 
 
-def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = "zeros", rules: Mapping | None = None,
-               seed: int | None = None, generator=None, dry_run: bool = False) -> InitPlan:
-    """Initialize every parameter of ``model`` in place and return the plan that was applied.
+def plan(model: nn.Module, scheme: Any = "auto", bias: Any = None, rules: Mapping | None = None) -> InitPlan:
+    """Decide how every parameter of ``model`` is initialized, without changing anything.
+
+    ``scheme``: ``"auto"`` (see the module docstring), any scheme name/config/instance/callable,
+    ``"torch_default"`` (PyTorch's own construction: every law, in the order its constructors draw),
+    or a rules dict. ``bias``: the scheme for biases (``None``: the scheme's own — zeros, or PyTorch's
+    under ``torch_default``; ``"torch_default"`` gives PyTorch's law, e.g. U(±1/√fan_in) for a
+    Linear). ``rules``: ``{nn.Conv2d: "he_uniform", "head.*": "zeros", ...}`` — keys are module types
+    or fnmatch patterns over module or parameter names; a type rule (or a pattern matching a module's
+    name) sets weights, a pattern matching a parameter's name sets that parameter; the last matching
+    rule wins; ``"keep"`` leaves the parameter as it is, ``"auto"`` gives it the ``auto`` choice.
 
     >>> import torch.nn as nn, initlab
-    >>> net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    >>> p = initlab.initialize(net, seed=0)
-    >>> p["0.weight"].scheme, p["2.weight"].scheme
-    ('he_normal', 'glorot_normal')
-
-    ``dry_run=True`` returns the plan and changes nothing. See :func:`plan` for ``scheme``, ``bias``
-    and ``rules``. Randomness: ``seed`` (per-parameter streams keyed by name), else ``generator``,
-    else torch's global generator.
+    >>> p = initlab.plan(nn.Sequential(nn.Linear(8, 4), nn.Tanh()), rules={nn.Linear: "orthogonal"})
+    >>> p["0.weight"].scheme, p["0.bias"].scheme
+    ('orthogonal', 'zeros')
     """
-    if seed is not None and generator is not None:
-        raise InitlabError("give either generator= or seed=, not both")
-    the_plan = plan(model, scheme, bias=bias, rules=rules)
-    if dry_run:
-        return the_plan
-    return apply_plan(model, the_plan, seed=seed, generator=generator)
+    if not isinstance(model, nn.Module):
+        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    if isinstance(scheme, Mapping) and not _is_config(scheme):
+        rules = {**scheme, **(rules or {})}
+        scheme = "auto"
+    _check_not_lazy(model)
+    rule_list = _normalize_rules(rules, model)
+    is_auto = _is_named(scheme, ("auto",))
+    is_torch = _is_named(scheme, _TORCH_NAMES)
+    base = None if (is_auto or is_torch) else _resolve("scheme", scheme)
+    bias_torch = _is_named(bias, _TORCH_NAMES) or (bias is None and is_torch)
+    if bias_torch:
+        bias_init = None
+    else:
+        bias_init = Zeros() if bias is None else _resolve("bias", bias)
+    draws = construction(model) if (is_torch or bias_torch) else []
+    laws = {d.slot: d for d in draws}  # the last draw of each slot decides its value
+    ctx = _Context(rule_list, base, is_torch, bias_init, bias_torch, find_activations(model), laws)
+    rows: list[PlanRow] = []
+    done: dict[str, PlanRow] = {}
+    slot_row: dict[str, PlanRow] = {}
+    for param, slots in _parameter_slots(model):
+        row = _plan_param(ctx, param, slots, done)
+        rows.append(row)
+        done[row.name] = row
+        for s in slots:
+            slot_row[s.full] = row
+    for row in rows:  # a copy follows its source's name (the source may itself be tied)
+        if row.copy_of is not None and row.copy_of in slot_row:
+            row.copy_of = slot_row[row.copy_of].name
+    return InitPlan(rows, steps=_torch_steps(rows, draws, slot_row) if is_torch else None)
 
 
-
+def _torch_steps(rows: list[PlanRow], draws: list[Draw], slot_row: dict[str, PlanRow]) -> list[Step]:
+    """The writes of a ``torch_default`` plan in PyTorch's construction order: parameters that follow
+    PyTorch's laws get every draw their constructors make (draws later overwritten and the draws of a
+    tied weight's second owner included, so a generator advances exactly as in construction); rows
+    decided otherwise (rules, ``bias=``) are written afterwards, in row order."""
+    steps: list[Step] = []
+    stepped: set[str] = set()
+    for d in draws:
+        row = slot_row.get(d.slot)
+        if row is None or row.origin not in ("torch_default", COPY):
+            continue
+        if d.slot != row.name:  # the draw of a tied weight's other owner: made, then dropped by the tie
+            if d.init is not None:
+                steps.append(Step(row.name, d.init, discard=True))
+            continue
+        source = slot_row[d.copy_of].name if d.copy_of is not None else None
+        steps.append(Step(row.name, d.init, source, 1, row.fan_kwargs, final=False))
+        stepped.add(row.name)
+    last = {s.name: i for i, s in enumerate(steps) if not s.discard}
+    steps = [Step(s.name, s.init, s.copy_of, s.chunks, s.fan_kwargs, s.discard, final=last.get(s.name) == i)
+             for i, s in enumerate(steps)]
+    steps += [Step(r.name, r.initializer, r.copy_of, r.chunks, r.fan_kwargs) for r in rows
+              if r.writes and r.name not in stepped]
+    return steps
