@@ -135,7 +135,7 @@ def train_all(configs, data) -> list:
     """Train every config; configs sharing an architecture are trained stacked."""
     from .sweep import train_many
 
-    return train_many(configs, data)
+    return train_many(configs, data, max_group=128)
 
 
 def build(cfg, data):

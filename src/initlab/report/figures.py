@@ -273,7 +273,7 @@ def bars(rows: Sequence[Mapping], x: str, y: str, series: str, title: str, *, yl
     scale = 100.0 if percent else 1.0
     xs = list(dict.fromkeys(r[x] for r in rows))
     ss = list(dict.fromkeys(r[series] for r in rows))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(xs) * max(1, len(ss)) / 2 + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(min(13.0, max(6.0, 0.45 * len(xs) * max(1, len(ss)) + 2)), 3.8))
     width = 0.8 / max(1, len(ss))
     colors = plt.get_cmap("tab10")
     for k, sv in enumerate(ss):

@@ -20,7 +20,7 @@ CELLS_FULL = {
 }
 CELLS_QUICK = {act: tuple((d, o, lrs[1:]) for d, o, lrs in cells) for act, cells in CELLS_FULL.items()}
 BUDGETS = {
-    "full": {"width": 64, "epochs": 6, "momentum": 0.9, "batch_size": 64, "seeds": 5, "tolerance": 0.01,
+    "full": {"width": 64, "epochs": 6, "momentum": 0.9, "batch_size": 64, "seeds": 8, "tolerance": 0.01,
              "cells": CELLS_FULL},
     "quick": {"width": 64, "epochs": 4, "momentum": 0.9, "batch_size": 64, "seeds": 3, "tolerance": 0.01,
               "cells": CELLS_QUICK},

@@ -7,7 +7,7 @@ from ..claim import FigureSpec, Preset, Source, build, chance, config, digits, p
 from ..verdict import every, greater, no_worse
 
 BUDGETS = {
-    "full": {"depth": 30, "width": 64, "epochs": 5, "lr": 0.003, "momentum": 0.9, "batch_size": 32, "seeds": 5,
+    "full": {"depth": 30, "width": 64, "epochs": 5, "lr": 0.003, "momentum": 0.9, "batch_size": 32, "seeds": 8,
              "tol": 0.1, "max_iter": 10, "margin": 0.2, "match": 0.05},
     "quick": {"depth": 30, "width": 64, "epochs": 4, "lr": 0.003, "momentum": 0.9, "batch_size": 32, "seeds": 3,
               "tol": 0.1, "max_iter": 10, "margin": 0.2, "match": 0.05},

@@ -106,6 +106,7 @@ PRESET = Preset(
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("symmetry-distinct-units", "lines", "Distinct units per hidden layer during training "
                         "(ReLU MLP on digits)", "Distinct units per hidden layer after each epoch, mean over seeds; "
-                        "one panel per scheme.", where={"part": "distinct"}, x="epoch", y="distinct_units",
-                        series="layer", panels="scheme", xlabel="epoch", ylabel="distinct units", logy=True),),
+                        "one panel per scheme; dotted: the layer's width.", where={"part": "distinct"}, x="epoch",
+                        y="distinct_units", series="layer", panels="scheme", xlabel="epoch",
+                        ylabel="distinct units", logy=True, hline="width"),),
 )
