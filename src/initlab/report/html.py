@@ -87,9 +87,14 @@ def _fmt(v) -> str:
     return str(v)
 
 
+_MARKS = {"✓": "ok", "✗": "no", "?": "maybe"}
+
+
 def _cell(col, value) -> str:
     if col in ("verdict", "outcome"):
         return _verdict(str(value))
+    if col == "" and value in _MARKS:
+        return f'<span class="verdict {_MARKS[value]}">{value}</span>'
     return html.escape(_fmt(value))
 
 

@@ -52,6 +52,14 @@ def _after_training(rows, b, scheme):
     return [[r["distinct_units"] for r in sorted(rows_where(last, seed=s), key=lambda r: r["layer"])] for s in seeds]
 
 
+def _shown(counts: list[list[int]]) -> str:
+    """Per-seed counts, the distinct patterns once each: "[1, 1, 1] ×5"."""
+    patterns: dict = {}
+    for c in counts:
+        patterns[str(c)] = patterns.get(str(c), 0) + 1
+    return ", ".join(f"{p} ×{n}" for p, n in patterns.items())
+
+
 def judge(rows: list[dict], b: dict) -> list:
     """Criteria: zeros and the constant keep exactly 1 distinct unit per hidden layer on every seed,
     while He keeps all ``width`` of them (the reference: random weights do break symmetry); zeros
@@ -62,10 +70,10 @@ def judge(rows: list[dict], b: dict) -> list:
     for scheme in ("zeros", "constant"):
         counts = _after_training(rows, b, scheme)
         checks.append(every(f"{scheme}: every hidden layer keeps exactly 1 distinct unit after training", counts,
-                            lambda c: all(d == 1 for d in c), f"distinct units per layer {counts[:3]}…"))
+                            lambda c: all(d == 1 for d in c), f"distinct units per layer, per seed: {_shown(counts)}"))
     he = _after_training(rows, b, "he_normal")
     checks.append(every(f"he_normal (reference): all {width} units of every hidden layer stay distinct", he,
-                        lambda c: all(d == width for d in c), f"distinct units per layer {he[:3]}…"))
+                        lambda c: all(d == width for d in c), f"distinct units per layer, per seed: {_shown(he)}"))
     acc = {s: per_seed(rows, "test_acc", part="final", scheme=s) for s, _, _ in SCHEMES}
     ch = rows_where(rows, part="final")[0]["chance"]
     checks.append(at_most("zeros: nothing is learned (final test accuracy ≤ chance + 5 points)", acc["zeros"],
