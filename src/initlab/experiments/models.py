@@ -183,7 +183,7 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
         for item in filter(None, (p.strip() for p in split_top_level(rest))):
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
-                raise InitlabError(f"model spec {spec!r}: item {item!r} is not key=value")
+                raise InitlabError(f"model spec: got item {item!r} in {spec!r}; allowed: key=value items")
             fields[key.strip().lower()] = value
         kind_raw: Any = kind_text.strip()
     elif isinstance(spec, Mapping):
@@ -203,7 +203,7 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     for key, raw in fields.items():
         key = _ALIASES.get(key, key)
         if key not in _KEYS[kind]:
-            raise InitlabError(f"{kind} spec: unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
+            raise InitlabError(f"{kind} spec: got unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
                                f"{suggest(key, _KEYS[kind])}")
         out[key] = _parse_value(key, raw, kind)
     return out

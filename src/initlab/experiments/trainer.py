@@ -138,7 +138,8 @@ def _check_scheme(scheme, params) -> None:
     try:
         initlab.get({"name": scheme, "params": dict(params)})
     except InitlabError as exc:
-        raise InitlabError(f"scheme: {exc}") from None
+        raise InitlabError(f"scheme: got {scheme!r} with {dict(params)!r}; allowed: a scheme and parameters initlab "
+                           f"accepts ({exc})") from None
 
 
 @dataclass
