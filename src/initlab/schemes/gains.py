@@ -42,7 +42,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     ``param`` is the negative slope of ``leaky_relu`` (default 0.01): gain = √(2/(1+a²)).
 
     >>> round(calculate_gain("leaky_relu", 0.2), 6)
-    1.386750
+    1.38675
     """
     name = str(nonlinearity).lower()
     if name == "leaky_relu":

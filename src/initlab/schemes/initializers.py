@@ -402,7 +402,7 @@ class Orthogonal(Initializer):
     signs of R's diagonal folded into Q so that Q is uniformly (Haar) distributed (Mezzadri 2007).
 
     Tensors with more than 2 dimensions are flattened to (rows, cols): torch layout
-    (out, in, *k) → (out, in·∏k); keras/jax layout (*k, in, out) → (∏k·in, out). Rows are
+    ``(out, in, *k)`` → ``(out, in·∏k)``; keras/jax layout ``(*k, in, out)`` → ``(∏k·in, out)``. Rows are
     orthonormal when rows ≤ cols, columns otherwise, so every entry has mean square gain²/max(rows, cols).
     With ``generator=`` (or torch's global generator): the algorithm of ``torch.nn.init.orthogonal_``,
     same generator, same values. With ``seed=``: the same law from Gaussian Householder reflectors
@@ -452,7 +452,7 @@ class Identity(Initializer):
 
 @dataclass(frozen=True, repr=False)
 class Dirac(Initializer):
-    """The Dirac delta for a convolution (torch layout (out, in, *k), 3-D to 5-D): ``gain`` at the
+    """The Dirac delta for a convolution (torch layout ``(out, in, *k)``, 3-D to 5-D): ``gain`` at the
     kernel centre of output channel d of each group from input channel d, so the layer passes its
     input through unchanged (``torch.nn.init.dirac_``, Zagoruyko & Komodakis 2017)."""
 
@@ -490,7 +490,7 @@ class Dirac(Initializer):
 class DeltaOrthogonal(Initializer):
     """Delta-orthogonal conv kernel (Xiao et al. 2018, "Dynamical isometry and a mean field theory of CNNs"):
     zero everywhere except the spatial centre, which holds gain × an (out, in) matrix with orthonormal
-    columns. Needs out ≥ in (torch layout (out, in, *k), 3-D to 5-D)."""
+    columns. Needs out ≥ in (torch layout ``(out, in, *k)``, 3-D to 5-D)."""
 
     gain: float = 1.0
     name: ClassVar[str] = "delta_orthogonal"
