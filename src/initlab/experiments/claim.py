@@ -94,6 +94,9 @@ class Preset:
     figures: Sequence[FigureSpec] = ()
     summarize: Callable[[list[dict], dict], list[dict]] | None = None
     order: int = 100
+    cost: float = 1.0
+    """CPU seconds of the full budget as measured on a 2-core machine: a scheduling hint only (the
+    suite starts the longest presets first, so that parallel workers finish together)."""
 
     @property
     def doc(self) -> str:

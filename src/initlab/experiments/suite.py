@@ -81,8 +81,12 @@ def run_suite(presets: Sequence[str], *, budget: str = "full", seed: int = 0, jo
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from .presets import PRESETS
+
+        # longest first (their measured cost), so that the workers finish at about the same time
+        order = sorted(tasks, key=lambda t: -(PRESETS[t[1]].cost if t[0] == "preset" else 0.0))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_task, kind, name, budget, seed): (kind, name) for kind, name in tasks}
+            futures = {pool.submit(_task, kind, name, budget, seed): (kind, name) for kind, name in order}
             say(f"running {len(tasks)} experiments in {jobs} processes")
             for future in as_completed(futures):
                 done[futures[future]] = future.result()

@@ -168,7 +168,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="activation-guide", order=60,
+    name="activation-guide", order=60, cost=55,
     title="Which scheme for which activation",
     claim="He for the ReLU family, Xavier for tanh/sigmoid, LeCun for SELU: the recommended scheme is within 1 "
           "point of the best, with tuned learning rates",

@@ -161,7 +161,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="exploding", order=30,
+    name="exploding", order=30, cost=2,
     title="Too-large random weights: explosion (ReLU) and saturation (tanh, sigmoid)",
     claim="N(0, 1) in a 10-layer net: ReLU explodes at the predicted rate and diverges; tanh/sigmoid saturate",
     explanation=(

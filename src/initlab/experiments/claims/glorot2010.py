@@ -129,7 +129,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="glorot2010", order=50,
+    name="glorot2010", order=50, cost=1,
     title="Normalized initialization keeps gradients flat (Glorot & Bengio 2010)",
     claim="normalized init keeps tanh gradients flat, standard init lets them decay; sigmoid's top layer saturates "
           "(Glorot & Bengio 2010)",

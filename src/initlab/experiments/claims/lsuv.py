@@ -109,7 +109,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="lsuv", order=100,
+    name="lsuv", order=100, cost=8,
     title="LSUV: unit variance layer by layer makes a deep net trainable (Mishkin & Matas 2015)",
     claim="LSUV reaches unit output variance in every layer within 10 iterations and makes a 30-layer ReLU net "
           "trainable (Mishkin & Matas 2015)",

@@ -97,7 +97,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="mnist1d-baselines", order=90,
+    name="mnist1d-baselines", order=90, cost=26,
     title="MNIST-1D baselines: logistic ≈ 32 %, MLP ≈ 68 %, CNN ≈ 94 % (Greydanus 2020)",
     claim="on locally generated MNIST-1D, logistic regression, an MLP and a CNN reach the paper's accuracies "
           "within 5 points (Greydanus 2020)",

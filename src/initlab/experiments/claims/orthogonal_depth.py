@@ -114,7 +114,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="orthogonal-depth", order=70,
+    name="orthogonal-depth", order=70, cost=18,
     title="Orthogonal weights make depth cheap (Saxe et al. 2013)",
     claim="deep linear nets: orthogonal init learns in depth-independent time, scaled Gaussian does not "
           "(Saxe et al. 2013)",

@@ -91,7 +91,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="selu", order=80,
+    name="selu", order=80, cost=3,
     title="SELU with LeCun weights normalizes itself (Klambauer et al. 2017)",
     claim="SELU + LeCun normal keeps mean 0 and variance 1 to layer 64 (Klambauer et al. 2017)",
     explanation=(

@@ -98,7 +98,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="symmetry", order=10,
+    name="symmetry", order=10, cost=3,
     title="Zero and constant weights never break symmetry",
     claim="zero or constant weights keep every hidden unit identical; zeros never learn",
     explanation=(

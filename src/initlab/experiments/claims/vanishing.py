@@ -92,7 +92,7 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="vanishing", order=20,
+    name="vanishing", order=20, cost=2,
     title="Too-small random weights: signals and gradients vanish",
     claim="N(0, 0.01²) in a 10-layer net: gradients vanish toward the input at the predicted rate; training stalls",
     explanation=(

@@ -78,7 +78,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="xavier-vs-he", order=40,
+    name="xavier-vs-he", order=40, cost=13,
     title="He vs \"Xavier\" in a 30-layer ReLU network (He et al. 2015)",
     claim="30-layer ReLU MLP: He trains, Var = 1/fan_in stalls (He et al. 2015, Fig. 3)",
     explanation=(
