@@ -1,6 +1,8 @@
 """Building a 1.3B-parameter decoder: plain PyTorch against ``initlab.materialize``, side by side.
 
-    python benchmarks/bench_materialize.py            # the 1.3B stack (≈ 5.2 GB of fp32 parameters)
+    python benchmarks/bench_materialize.py            # 138M and 1.3B stacks, one after the other
+    python benchmarks/bench_materialize.py --size 135m   # d = 768, 14 layers (0.55 GB of fp32 parameters)
+    python benchmarks/bench_materialize.py --size 1.3b   # the 1.3B stack (≈ 5.2 GB of fp32 parameters)
     python benchmarks/bench_materialize.py --quick    # 4 layers, d = 512, vocab 8192
 
 The model is made of plain torch modules: token embedding (vocab 50257, d = 2048), 24 pre-norm
@@ -47,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, peak_rss_bytes, reset_peak_rss, rss_bytes, run_child, table  # noqa: E402
 
 FULL = {"vocab": 50257, "d": 2048, "layers": 24, "ff": 8192}
+M135 = {"vocab": 50257, "d": 768, "layers": 14, "ff": 3072}  # 138 M parameters
 QUICK = {"vocab": 8192, "d": 512, "layers": 4, "ff": 2048}
 TINY = {"vocab": 64, "d": 16, "layers": 1, "ff": 64}
 
@@ -125,17 +128,27 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a small stack")
     ap.add_argument("--warm-memory", action="store_true",
                     help="each process first writes and frees as much memory as the parameters take")
+    ap.add_argument("--size", choices=["135m", "1.3b", "both"], default="both",
+                    help="the 138 M-parameter stack (d = 768, 14 layers), the 1.3 B one, or both side by side")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    size = QUICK if args.quick else FULL
+    sizes = {"135m": ["135m"], "1.3b": ["1.3b"], "both": ["135m", "1.3b"]}[args.size]
+    if args.quick:
+        sizes = ["quick"]
     if args.child:
-        child(args.child, size, args.warm_memory)
+        child(args.child, {"135m": M135, "1.3b": FULL, "quick": QUICK}[sizes[0]], args.warm_memory)
         return
+    for name in sizes:
+        report(name, {"135m": M135, "1.3b": FULL, "quick": QUICK}[name], args)
+
+
+def report(name: str, size: dict, args) -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads; "
           f"decoder {size}, tied head" + ("; memory written once before each build" if args.warm_memory else ""))
     results = {}
     for mode in MODES:
-        results[mode] = run_child(__file__, ["--child", mode] + (["--quick"] if args.quick else [])
+        results[mode] = run_child(__file__, ["--child", mode, "--size", name if name != "quick" else "both"]
+                                  + (["--quick"] if args.quick else [])
                                   + (["--warm-memory"] if args.warm_memory else []))
     ref = results["torch"]["seconds"]
     rows = []

@@ -25,6 +25,7 @@ _LAZY = {
     "probe": ("initlab.diagnostics", "probe"),
     "diagnose": ("initlab.diagnostics", "diagnose"),
     "lsuv": ("initlab.diagnostics", "lsuv"),
+    "doctor": ("initlab.diagnostics", "doctor"),
     "theory": ("initlab.theory", None),
 }
 

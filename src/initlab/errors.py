@@ -165,5 +165,5 @@ def require_extra(module: str, extra: str, *, feature: str | None = None):
 
 
 def _short(value, limit: int = 60) -> str:
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line: a module's repr spans several
     return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -217,3 +217,30 @@ def test_probe_is_reachable_from_the_package_and_is_deterministic():
     x = torch.randn(8, 64)
     a, b = initlab.probe(net, x), initlab.probe(net, x)
     assert a.to_json() == b.to_json()
+
+
+def test_weight_layer_columns_fans_scales_and_pairing():
+    """fan_in/fan_out as initialization counts them (per group, transposed axes swapped), the weight's
+    root mean square and the bias's, and the pairing of each weight layer with its activation."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.ConvTranspose2d(8, 6, 3, groups=2), nn.Flatten(), nn.Linear(6 * 10 * 10, 5, bias=False),
+                        nn.Tanh(), nn.Linear(5, 3))
+    rec = probe(net, torch.randn(4, 4, 8, 8))
+    w = {r["layer"]: r for r in rec.where("weight")}
+    assert (w["0"]["fan_in"], w["0"]["fan_out"]) == (2 * 9, 4 * 9)   # (8, 2, 3, 3), 2 groups
+    assert (w["3"]["fan_in"], w["3"]["fan_out"]) == (4 * 9, 3 * 9)   # stored (8, 3, 3, 3): in 8/2, out 3 per group
+    assert (w["5"]["fan_in"], w["5"]["fan_out"]) == (600, 5)
+    for name in ("0", "3", "5", "7"):
+        weight = net[int(name)].weight.detach().double()
+        assert w[name]["weight_std"] == pytest.approx(weight.square().mean().sqrt().item(), rel=1e-6)
+    assert w["0"]["bias_rms"] == pytest.approx(net[0].bias.detach().double().square().mean().sqrt().item(),
+                                               rel=1e-6)
+    assert w["5"]["bias_rms"] == 0.0
+    # BatchNorm between the conv and its ReLU: the pair skips it; the transposed conv has no activation
+    assert [(a["layer"] if a else None) for _, a in rec.pairs()] == ["2", None, "6", None]
+    assert rec["2"]["paired"] == w["0"]["index"] and math.isnan(w["3"]["paired"])
+    blocks = rec.blocks()
+    assert [b["activation"] for b in blocks] == ["relu", "linear", "tanh", "linear"]
+    assert blocks[0]["out_std"] == rec["2"]["std"] and blocks[1]["out_std"] == w["3"]["std"]
+    assert blocks[0]["frac_dead"] == rec["2"]["frac_dead"]

@@ -43,7 +43,7 @@ def test_unknown_activation_suggests_the_nearest():
 
 
 def test_non_elementwise_callable():
-    with pytest.raises(InitlabError, match="must map a float64 tensor .* elementwise"):
+    with pytest.raises(InitlabError, match=r"activation: got '<lambda>', which maps a float64 tensor .*; allowed: an elementwise callable"):
         variance_map(1.0, lambda x: x.sum(), 1.0)
 
 
@@ -72,7 +72,8 @@ def test_bad_grids():
 
 def test_no_edge_of_chaos():
     # a constant activation never reaches χ₁ = 1
-    with pytest.raises(InitlabError, match="χ₁ = 1 has no solution"):
+    with pytest.raises(InitlabError, match=r"sigma_b: got 0\.0; allowed: a sigma_b at which '<lambda>' has an edge "
+                                           r"of chaos: χ₁ = 1 at no fixed point"):
         critical_sigma_w(lambda x: torch.zeros_like(x) + 0.5)
 
 

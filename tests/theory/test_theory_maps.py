@@ -20,6 +20,7 @@ from initlab.theory import (chi1, correlation_map, critical_sigma_w, depth_scale
                             variance_map)
 
 import theory_reference as ref
+from initlab.errors import InitlabError
 
 SB_005 = math.sqrt(0.05)
 
@@ -63,9 +64,14 @@ def test_relu_fixed_points():
 
 
 @pytest.mark.parametrize("sigma_b2", [0.0, 0.05, 0.5])
-def test_relu_critical_sigma_w2_is_2(sigma_b2):
-    # χ₁ = σw²/2 whatever q* is
-    assert critical_sigma_w("relu", math.sqrt(sigma_b2)) ** 2 == pytest.approx(2.0, rel=1e-10)
+def test_relu_critical_sigma_w2_is_2_at_zero_bias_only(sigma_b2):
+    # χ₁ = σw²/2 whatever q* is; with σb > 0 the fixed point q* = σb²/(1 − σw²/2) runs off to ∞ as
+    # σw² → 2, so χ₁ = 1 − σb²/q* < 1 at every finite one: no stable fixed point has χ₁ = 1
+    if sigma_b2 == 0.0:
+        assert critical_sigma_w("relu", 0.0) ** 2 == pytest.approx(2.0, rel=1e-10)
+    else:
+        with pytest.raises(InitlabError, match="reaches 1 only as q\\* → ∞"):
+            critical_sigma_w("relu", math.sqrt(sigma_b2))
 
 
 @pytest.mark.parametrize("a", [0.01, 0.2, 0.5])
@@ -260,7 +266,7 @@ def test_phase_diagram_relu():
     d = phase_diagram("relu", sw2, sb2)
     assert d["chi1"].shape == (3, 5) and d["q_star"].shape == (3, 5)
     np.testing.assert_allclose(d["chi1"], np.broadcast_to(sw2 / 2, (3, 5)), rtol=1e-12)
-    np.testing.assert_allclose(d["critical_sigma_w2"], 2.0, rtol=1e-10)
+    assert d["critical_sigma_w2"][0] == pytest.approx(2.0, rel=1e-10) and np.isnan(d["critical_sigma_w2"][1:]).all()
     assert np.all(np.isinf(d["q_star"][:, 3:]))  # chaotic ReLU explodes
     np.testing.assert_allclose(d["q_star"][1:, :3], sb2[1:, None] / (1 - sw2[None, :3] / 2), rtol=1e-9)
 

@@ -1,13 +1,18 @@
-"""``initlab doctor``: argument parsing and printing only; the numbers come from
-:func:`initlab.probe`, :func:`initlab.diagnose` and :func:`initlab.lsuv`."""
+"""``initlab doctor``: argument parsing, loading and printing only; the numbers come from
+:func:`initlab.doctor` (probe, diagnose, fix, probe again).
+
+The output leads with the findings and the fix, then a compact table of the weight layers
+(``--all-layers`` for every module); ``--plot`` writes the measured depth profile as a PNG and
+``--report`` an HTML report."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
-import shlex
 import re
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,7 +20,7 @@ import click
 
 from ..errors import InitlabError, suggest
 
-__all__ = ["doctor_cmd", "load_factory"]
+__all__ = ["doctor_cmd", "load_factory", "weight_table", "all_layers_table"]
 
 _FILE_SPEC = re.compile(r"^(?P<path>.+\.py):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -36,22 +41,33 @@ def load_factory(spec: str):
     module = importlib.util.module_from_spec(mod_spec)
     try:
         mod_spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise InitlabError(f"MODEL: got {str(path)!r}, which called sys.exit({exc.code!r}) when run; allowed: a file "
+                           "that defines the factory without exiting (guard script code with "
+                           "`if __name__ == \"__main__\":`)") from None
     except Exception as exc:
-        raise InitlabError(f"MODEL: running {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
+        raise InitlabError(f"MODEL: got {str(path)!r}, which raised {type(exc).__name__}: {exc} when run; allowed: "
+                           "a file that runs without error") from exc
     names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
              and getattr(v, "__module__", None) == module.__name__]
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         what = "has no" if factory is None else "has a non-callable"
-        raise InitlabError(f"MODEL: {str(path)!r} {what} {attr!r}; allowed: a function or class defined there: "
+        raise InitlabError(f"MODEL: got {spec!r}, but {str(path)!r} {what} {attr!r}; allowed: a function or class "
+                           "defined there: "
                            f"{', '.join(names) or '(none)'}{suggest(attr, names)}")
     try:
         model = factory()
+    except SystemExit as exc:
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() called sys.exit({exc.code!r}); allowed: a factory "
+                           "that returns a torch.nn.Module") from None
     except Exception as exc:
-        raise InitlabError(f"MODEL: {attr}() in {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(model, nn.Module):
-        raise InitlabError(f"MODEL: {attr}() in {str(path)!r} returned {type(model).__name__}; allowed: a "
-                           "torch.nn.Module")
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() raised {type(exc).__name__}: {exc}; allowed: a "
+                           "factory that returns a torch.nn.Module or a Keras 3 model") from exc
+    from ..adapters import is_keras_model  # a Keras 3 model (any backend) is diagnosed by initlab.adapters
+    if not isinstance(model, nn.Module) and not is_keras_model(model):
+        raise InitlabError(f"MODEL: got {spec!r}, whose {attr}() returned {type(model).__name__}; allowed: a "
+                           "factory that returns a torch.nn.Module or a Keras 3 model")
     return model
 
 
@@ -88,8 +104,8 @@ def _batch(data: str, input_shape, batch_size: int, seed: int):
 
 
 def _fmt(v, spec: str = ".3g") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-" if v is None or math.isnan(v) else ("inf" if v > 0 else "-inf")
     return format(v, spec)
 
 
@@ -97,50 +113,148 @@ def _pct(v) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
 
 
-def _layer_table(records, title: str):
-    from rich.table import Table
+def _units(r: dict) -> str:
+    units = r["units"]
+    if not isinstance(units, (int, float)) or math.isnan(units):
+        return "-"
+    d = r["distinct_units"]
+    return f"{int(d)}/{int(units)}" if isinstance(d, (int, float)) and not math.isnan(d) else str(int(units))
 
-    t = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
-    for col in ("layer", "kind", "act", "units", "mean", "std", "min..max", "var", "theory", "sat", "dead",
-                "grad std", "|dW|/|W|"):
-        t.add_column(col, justify="left" if col in ("layer", "kind", "act") else "right", no_wrap=True)
-    producer_pred = math.nan
+
+def _table(title: str):
+    """A compact table whose title is printed as a line of its own above it (a title wider than the
+    table would wrap)."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0), show_edge=False)
+    return t, Group(Text(title, style="bold"), t)
+
+
+def weight_table(records, after=None):
+    """Weight layers only: the std of each block's output (σ, after the activation that follows the
+    layer) next to theory, the gradient's std, saturated and dead fractions, |dW|/|W| (and σ and the
+    gradient's σ after the fix). Two significant digits; ``--json`` has every number in full."""
+    blocks = records.blocks()
+    t, shown = _table(f"weight layers ({len(blocks)}) · σ: output std after the activation · "
+                      "--all-layers: every module")
+    cols = ["layer", "kind", "act", "units", "σ", "theory", "grad σ", "sat", "dead", "|dW|/|W|"]
+    if after is not None:
+        cols += ["σ after", "grad σ after"]
+    for col in cols:
+        left = col in ("layer", "kind", "act")
+        t.add_column(col, justify="left" if left else "right", no_wrap=True, overflow="ellipsis",
+                     max_width=18 if col == "layer" else 12 if col == "act" else None)
+    later = {b["layer"]: b for b in after.blocks()} if after is not None else {}
+    for b in blocks:
+        cells = [b["layer"], b["kind"], b["activation"] or "-", _units(b), _fmt(b["out_std"], ".2g"),
+                 _fmt(b["pred_out_std"], ".2g"), _fmt(b["grad_std"], ".2g"), _pct(b["frac_saturated"]),
+                 _pct(b["frac_dead"]), _fmt(b["grad_weight_ratio"], ".2g")]
+        if after is not None:
+            a = later.get(b["layer"], {})
+            cells += [_fmt(a.get("out_std"), ".2g"), _fmt(a.get("grad_std"), ".2g")]
+        t.add_row(*cells)
+    return shown
+
+
+def all_layers_table(records, title: str):
+    """Every recorded module and functional activation, in forward order."""
+    t, shown = _table(title)
+    for col in ("layer", "kind", "role", "act", "units", "mean", "std", "min..max", "sat", "dead", "grad std",
+                "|dW|/|W|"):
+        t.add_column(col, justify="left" if col in ("layer", "kind", "role", "act") else "right", no_wrap=True,
+                     overflow="ellipsis", max_width=22 if col == "layer" else None)
     for r in records:
         if r["role"] == "input":
             continue
-        if r["role"] == "weight":
-            pred, producer_pred = r["pred_preact_var"], r["pred_out_var"]
-        elif r["role"] == "activation":
-            pred, producer_pred = producer_pred, math.nan
-        else:
-            pred = math.nan
-        units = r["units"]
-        if isinstance(units, (int, float)) and not math.isnan(units):
-            units = (f"{int(r['distinct_units'])}/{int(units)}" if not math.isnan(r["distinct_units"])
-                     else str(int(units)))
-        else:
-            units = "-"
         style = "bold red" if r["nonfinite"] or r["grad_nonfinite"] else None
-        t.add_row(r["layer"], r["kind"], r["activation"] or "-", units, _fmt(r["mean"]), _fmt(r["std"]),
-                  f"{_fmt(r['min'])}..{_fmt(r['max'])}", _fmt(r["std"] ** 2), _fmt(pred),
-                  _pct(r["frac_saturated"]), _pct(r["frac_dead"]), _fmt(r["grad_std"]),
-                  _fmt(r["grad_weight_ratio"]), style=style)
-    return t
+        t.add_row(r["layer"], r["kind"], r["role"], r["activation"] or "-", _units(r), _fmt(r["mean"]),
+                  _fmt(r["std"]), f"{_fmt(r['min'])}..{_fmt(r['max'])}", _pct(r["frac_saturated"]),
+                  _pct(r["frac_dead"]), _fmt(r["grad_std"]), _fmt(r["grad_weight_ratio"]), style=style)
+    return shown
 
 
 _COLORS = {"healthy": "green", "nonfinite": "bold red", "symmetric": "red", "vanishing": "yellow",
            "exploding": "yellow", "saturated": "magenta", "dead": "magenta"}
 
 
-def _print_findings(console, findings, title: str) -> None:
+def _finding_lines(findings):
     from rich.text import Text
 
-    console.print(Text(title, style="bold"))
+    from ..diagnostics.findings import describe_fix
+
     for f in findings:
         line = Text("  ")
         line.append(f.kind, style=_COLORS.get(f.kind, "white"))
-        line.append(": " + str(f).split(": ", 1)[1])
+        shown = ", ".join(f.layers[:3]) + (f" … ({len(f.layers)} layers)" if len(f.layers) > 3 else "")
+        line.append(f": {f.message}" + (f" [{shown}]" if f.kind != "healthy" else ""))
+        yield line
+        if f.kind != "healthy":
+            yield Text(f"    fix: {describe_fix(f.fix)}" + (f" — {f.fix_reason}" if f.fix_reason else ""))
+
+
+def _print_text(console, result, info: dict, all_layers: bool) -> None:
+    from rich.text import Text
+
+    before = result.before
+    console.print(Text(f"initlab doctor {info['model']}", style="bold"))
+    console.print(Text(f"  data={info['data']} batch={info['batch_size']} input={tuple(info['input_shape'])} "
+                       f"seed={info['seed']} loss={before.loss:.4g} ({before.loss_name})"))
+    console.print(Text("findings", style="bold"))
+    for line in _finding_lines(result.findings):
         console.print(line)
+    if result.fix is not None:
+        head = f"fix (--fix {result.fix}): " + (f"applied {result.applied}, probed again" if result.applied
+                                                 else "nothing to apply (no finding prescribes an initialization)")
+        console.print(Text(head, style="bold"))
+        for o in result.outcomes:
+            style = "green" if o.removed else "red"
+            console.print(Text(f"  {o}", style=style))
+        if result.after is not None:
+            kinds = ", ".join(f.kind for f in result.after_findings)
+            console.print(Text(f"  after the fix: {kinds}", style="green" if result.healthy else "yellow"))
+        if result.plan is not None and result.applied == "lsuv":
+            converged = sum(r["converged"] for r in result.plan.rows)
+            console.print(Text(f"  LSUV: {converged}/{len(result.plan.rows)} layers converged "
+                               f"(tol={result.plan.tol:g}, max_iter={result.plan.max_iter})"))
+    if all_layers:
+        console.print(all_layers_table(before, "every module (as initialized)"))
+        if result.after is not None:
+            console.print(all_layers_table(result.after, f"every module (after --fix {result.fix})"))
+    else:
+        console.print(weight_table(before, result.after))
+
+
+def _write_atomic(path: Path, data: bytes, what: str) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``: a failure leaves
+    neither a truncated file nor the temporary one."""
+    import os
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a writable file path ({exc.strerror or exc})") \
+            from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    parent = path.parent if path.parent != Path("") else Path(".")
+    if path.exists() and path.is_dir():
+        raise InitlabError(f"{what}: got {str(path)!r}, which is a directory; allowed: a file path for the PNG")
+    if not parent.is_dir():
+        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a path in an existing directory "
+                           f"({str(parent)!r} does not exist)")
 
 
 @click.command("doctor")
@@ -157,11 +271,17 @@ def _print_findings(console, findings, title: str) -> None:
               help="Seed of the built-in model's initialization, the data subset or noise, and the fix.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON to stdout instead of tables.")
 @click.option("--fix", type=click.Choice(["auto", "lsuv"]), default=None,
-              help="Apply a fix and probe again: auto = initlab.initialize(model, 'auto') (a scheme per layer from "
-                   "the activation that follows it); lsuv = initlab.lsuv(model, batch) (Mishkin & Matas 2015).")
+              help="Apply a fix and probe again: auto = what the findings prescribe (each named layer re-drawn "
+                   "with its scheme, or LSUV where a finding says so); lsuv = initlab.lsuv(model, batch) on every "
+                   "layer (Mishkin & Matas 2015). Each finding is then marked removed or not.")
+@click.option("--all-layers", is_flag=True, help="Show every module and functional activation, not only the "
+                                                 "weight layers.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Write the measured depth profile (std of each weight layer's output and gradient, theory "
+                   "dashed) as a PNG to this path.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also write an HTML report (report.html + PNG figures) into this folder.")
-def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, report_dir):
+def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_layers, plot_path, report_dir):
     """Probe MODEL layer by layer on a batch, name what its initialization does wrong (symmetric,
     vanishing, exploding, saturated, dead, nonfinite) and how to fix it.
 
@@ -183,6 +303,8 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, report_
 
     try:
         shape = _parse_shape(input_shape)
+        if plot_path is not None:
+            _check_writable(Path(plot_path), "--plot")
         from_file = _FILE_SPEC.match(model) is not None or model.endswith(".py")
         if from_file:
             net = load_factory(model)
@@ -198,58 +320,49 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, report_
             x, y, shape, num_classes = _batch(data, shape if data == "digits" else (shape or (1, 8, 8)),
                                               batch_size, seed)
             net = build_model(model, shape, num_classes, seed=seed)
-        records = initlab.probe(net, x, y)
-        findings = initlab.diagnose(records)
-        after = None
-        lsuv_result = None
-        if fix is not None:
-            if fix == "auto":
-                initlab.initialize(net, "auto", seed=seed)
-            else:
-                lsuv_result = initlab.lsuv(net, x, seed=seed)
-            after_records = initlab.probe(net, x, y)
-            after = (after_records, initlab.diagnose(after_records))
+        result = initlab.doctor(net, x, y, fix=fix, seed=seed)
+        info = {"model": model, "data": data, "input_shape": list(shape), "batch_size": int(x.shape[0]),
+                "seed": seed}
+        written = []
+        if plot_path is not None:
+            from ..report.diagnosis import profile_png
+
+            _write_atomic(Path(plot_path), profile_png(result, model), "--plot")
+            written.append(f"plot: {Path(plot_path).resolve()}")
+        report_path = None
+        if report_dir is not None:
+            from ..report.diagnosis import render_diagnosis
+
+            parts = ["initlab", "doctor", shlex.quote(model), f"--data {data}", f"--batch-size {batch_size}",
+                     f"--seed {seed}"]
+            if input_shape:
+                parts.append(f"--input-shape {shlex.quote(input_shape)}")
+            if fix:
+                parts.append(f"--fix {fix}")
+            command = " ".join(parts + [f"--report {shlex.quote(str(report_dir))}"])
+            try:
+                report_path = render_diagnosis(result, report_dir, info={**info, "command": command})
+            except OSError as exc:
+                raise InitlabError(f"--report: got {str(report_dir)!r}; allowed: a writable folder "
+                                   f"({exc.strerror or exc})") from None
+            written.append(f"report: {report_path.resolve()}")
     except InitlabError as exc:
         raise click.ClickException(str(exc)) from None
 
-    info = {"model": model, "data": data, "input_shape": list(shape), "batch_size": int(x.shape[0]), "seed": seed}
-    report_path = None
-    if report_dir is not None:
-        from ..report.diagnosis import render_diagnosis
-
-        parts = ["initlab", "doctor", shlex.quote(model), f"--data {data}", f"--batch-size {batch_size}", f"--seed {seed}"]
-        if input_shape:
-            parts.append(f"--input-shape {shlex.quote(input_shape)}")
-        if fix:
-            parts.append(f"--fix {fix}")
-        command = " ".join(parts + [f"--report {shlex.quote(str(report_dir))}"])
-        report_path = render_diagnosis(records, findings, report_dir, info={**info, "command": command},
-                                       after=after, fix=fix)
     if as_json:
-        out = {**info, "loss": records.loss if math.isfinite(records.loss) else None,
-               "records": records.to_dict(), "findings": [f.to_dict() for f in findings]}
-        if after is not None:
-            out["fix"] = {"method": fix, "lsuv": lsuv_result.to_dict() if lsuv_result is not None else None}
-            out["after"] = {"records": after[0].to_dict(), "findings": [f.to_dict() for f in after[1]]}
+        out = {**info, **result.to_dict()}
         if report_path is not None:
             out["report"] = str(report_path.resolve())
+        if plot_path is not None:
+            out["plot"] = str(Path(plot_path).resolve())
         click.echo(json.dumps(out, indent=2, allow_nan=False))
         return
 
     from rich.console import Console
 
-    # a pipe or a file gets the whole table; a terminal gets its own width
-    console = Console(file=sys.stdout) if sys.stdout.isatty() else Console(file=sys.stdout, width=160)
-    console.print(f"[bold]initlab doctor[/bold] {model}  data={data} batch={int(x.shape[0])} "
-                  f"input_shape={tuple(shape)} seed={seed}  loss={records.loss:.4g} ({records.loss_name})",
-                  highlight=False)
-    console.print(_layer_table(records, "per layer (var = std²; theory = mean-field prediction)"))
-    _print_findings(console, findings, "findings")
-    if after is not None:
-        if lsuv_result is not None:
-            console.print(str(lsuv_result), markup=False, highlight=False)
-        console.print(_layer_table(after[0], f"after --fix {fix}"))
-        _print_findings(console, findings, "before")
-        _print_findings(console, after[1], f"after --fix {fix}")
-    if report_path is not None:
-        click.echo(f"report: {report_path.resolve()}")
+    # a terminal gets its own width; a pipe or a file gets $COLUMNS or 100
+    width = None if sys.stdout.isatty() else shutil.get_terminal_size((100, 24)).columns
+    console = Console(file=sys.stdout, width=width, highlight=False)
+    _print_text(console, result, info, all_layers)
+    for line in written:
+        click.echo(line)

@@ -49,13 +49,20 @@ def _fail(exc: Exception) -> click.ClickException:
               help="torch threads while training (default: torch's own); 1 is fastest for small nets on a busy machine.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with downloaded data sets (mnist, fashion_mnist, cifar10).")
-def sweep_cmd(config_file, out, no_batch, no_progress, threads, data_root, **flags):
+# -- engines
+@click.option("--engine", default="local", show_default=True,
+              help="local: groups trained one after another here; ray: each group a Ray task (initlab[ray]).")
+@click.option("--address", default=None,
+              help="With --engine ray: host:port of a running Ray cluster's head node (default: a local Ray instance).")
+# -- end engines
+def sweep_cmd(config_file, out, no_batch, no_progress, threads, data_root, engine, address, **flags):
     """Train a grid of schemes × activations × depths × widths × seeds × data sets.
 
     Values come from CONFIG_FILE (TOML, JSON or YAML) and/or the flags; a flag replaces the file's
     value for that field. The run directory gets config.json, results.csv (one row per run and
     epoch; results.parquet too with pyarrow) and runs/<run_id>.json. Killed runs are redone and
-    finished ones kept when the same command is run again.
+    finished ones kept when the same command is run again. --engine ray --address HOST:PORT runs
+    the groups as tasks on a Ray cluster, with the same results.
 
     \b
     Example:
@@ -77,7 +84,7 @@ def sweep_cmd(config_file, out, no_batch, no_progress, threads, data_root, **fla
         if out is None:
             out = Path("runs") / f"sweep-{config.digest()}"
         result = run_sweep(config, out, batched=not no_batch, progress=not no_progress, data_root=data_root,
-                           threads=threads)
+                           threads=threads, engine=engine, address=address)
     except InitlabError as exc:
         raise _fail(exc) from None
     _print_sweep(result)

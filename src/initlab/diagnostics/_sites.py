@@ -1,5 +1,7 @@
 """What a probe can observe in a network: activation modules, functional activations and the
-layers that carry weights, with the rules that say when an activation is saturated or dead.
+layers that carry weights, with the rules that say when an activation is saturated or dead. The
+activations, their spellings and both rules are the catalogue's (:mod:`initlab.activations`: the
+``saturation`` and ``dies`` fields of each row); as they stand:
 
 Saturation — the output sits on a flat part of the activation, where its derivative is about 0
 (Glorot & Bengio 2010, section 3):
@@ -22,21 +24,17 @@ sample of the batch (and every position, for convolutions): it passes no gradien
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..activations import SELU_ALPHA, SELU_SCALE, ActivationRow
 from ..errors import InitlabError
-from ..model.activations import activation_name
+from ..model.activations import NORMALIZATION, NORMALIZATION_FUNCTIONS, function_rows, method_rows, module_row
 
-__all__ = ["ActSpec", "module_activation", "FUNCTIONAL", "is_weight_layer", "feature_dim", "unit_weights",
-           "check_layer_input", "weight_of", "SELU_SCALE", "SELU_ALPHA"]
-
-SELU_SCALE = 1.0507009873554804934193349852946
-SELU_ALPHA = 1.6732632423543772848170429916717
-
-DEAD_FAMILY = ("relu", "relu6")
+__all__ = ["ActSpec", "module_activation", "FUNCTIONAL", "NORM_FUNCTIONS", "is_weight_layer", "feature_dim",
+           "unit_weights", "check_layer_input", "weight_of", "layer_fans", "is_normalization", "SELU_SCALE",
+           "SELU_ALPHA"]
 
 
 @dataclass(frozen=True)
@@ -44,21 +42,19 @@ class ActSpec:
     """An activation seen in a forward pass: its name and the flat ends of its graph.
 
     ``lo``/``hi``: outputs below ``lo`` or above ``hi`` are saturated (``inclusive``: at or beyond);
-    ``None`` means that side never saturates.
+    ``None`` means that side never saturates. ``can_die``: a unit that outputs exactly 0 for the
+    whole batch passes no gradient.
     """
 
     name: str
     lo: float | None = None
     hi: float | None = None
     inclusive: bool = False
+    can_die: bool = False
 
     @property
     def has_saturation(self) -> bool:
         return self.lo is not None or self.hi is not None
-
-    @property
-    def can_die(self) -> bool:
-        return self.name in DEAD_FAMILY
 
     def saturated(self, y: Tensor) -> Tensor:
         """A boolean tensor: which outputs lie on a flat end (only for ``has_saturation``)."""
@@ -74,89 +70,73 @@ class ActSpec:
         return below.logical_or_(above)
 
 
-def _spec(name: str, **params) -> ActSpec:
-    if name in ("tanh", "softsign"):
-        return ActSpec(name, -0.99, 0.99)
-    if name == "sigmoid":
-        return ActSpec(name, 0.01, 0.99)
-    if name == "hardtanh":
-        return ActSpec(name, float(params.get("min_val", -1.0)), float(params.get("max_val", 1.0)), True)
-    if name == "relu6":
-        return ActSpec(name, None, 6.0, True)
-    if name == "hardsigmoid":
-        return ActSpec(name, 0.0, 1.0, True)
-    if name in ("elu", "celu"):
-        return ActSpec(name, -0.99 * float(params.get("alpha", 1.0)), None)
-    if name == "selu":
-        return ActSpec(name, -0.99 * SELU_SCALE * SELU_ALPHA, None)
-    return ActSpec(name)
+def _spec(r: ActivationRow, params: dict) -> ActSpec:
+    lo = hi = None
+    inclusive = False
+    if r.saturation is not None:
+        lo, hi, inclusive = r.saturation(params)
+    return ActSpec(r.name, lo, hi, inclusive, r.dies)
 
 
 def module_activation(m: nn.Module) -> ActSpec | None:
-    """The activation an ``nn.Module`` applies elementwise, or None."""
-    name = activation_name(m)
-    if name == "hardtanh":
-        return _spec(name, min_val=m.min_val, max_val=m.max_val)
-    if name in ("elu", "celu"):
-        return _spec(name, alpha=m.alpha)
-    return _spec(name) if name is not None else None
+    """The activation an ``nn.Module`` applies elementwise (a catalogue row), or None."""
+    r = module_row(m)
+    return _spec(r, {**r.defaults(), **r.module_params(m)}) if r is not None else None
 
 
-def _arg(args, kwargs, pos: int, key: str, default):
-    if key in kwargs:
-        return kwargs[key]
-    return args[pos] if len(args) > pos else default
+@lru_cache(maxsize=None)
+def _plain_spec(r: ActivationRow) -> ActSpec:
+    return _spec(r, r.defaults())
 
 
-def _plain(name):
-    return lambda args, kwargs: _spec(name)
-
-
-def _hardtanh(args, kwargs):
-    return _spec("hardtanh", min_val=_arg(args, kwargs, 1, "min_val", -1.0),
-                 max_val=_arg(args, kwargs, 2, "max_val", 1.0))
-
-
-def _alpha(name):
-    return lambda args, kwargs: _spec(name, alpha=_arg(args, kwargs, 1, "alpha", 1.0))
+def _handler(r: ActivationRow, method: bool):
+    if not r.params:
+        spec = _plain_spec(r)
+        return lambda args, kwargs: spec
+    return lambda args, kwargs: _spec(r, r.call_params(args, kwargs, method=method))
 
 
 def _functional_table() -> dict:
-    table = {}
-    for name, fns in {
-        "relu": (F.relu, F.relu_, torch.relu, torch.relu_, Tensor.relu, Tensor.relu_),
-        "relu6": (F.relu6,),
-        "leaky_relu": (F.leaky_relu, F.leaky_relu_),
-        "rrelu": (F.rrelu, F.rrelu_),
-        "selu": (F.selu, torch.selu, torch.selu_),
-        "gelu": (F.gelu,),
-        "silu": (F.silu,),
-        "mish": (F.mish,),
-        "tanh": (torch.tanh, F.tanh, torch.tanh_, Tensor.tanh, Tensor.tanh_),
-        "sigmoid": (torch.sigmoid, F.sigmoid, torch.sigmoid_, Tensor.sigmoid, Tensor.sigmoid_),
-        "softsign": (F.softsign,),
-        "softplus": (F.softplus,),
-        "hardsigmoid": (F.hardsigmoid,),
-        "hardswish": (F.hardswish,),
-    }.items():
-        for fn in fns:
-            table[fn] = _plain(name)
-    for fn in (F.hardtanh, F.hardtanh_):
-        table[fn] = _hardtanh
-    for fn in (F.elu, F.elu_, torch.celu, torch.celu_, F.celu):
-        name = "celu" if "celu" in fn.__name__ else "elu"
-        table[fn] = _alpha(name)
+    import torch
+
+    table = {fn: _handler(r, False) for fn, r in function_rows().items()}
+    table.update({getattr(torch.Tensor, name): _handler(r, True) for name, r in method_rows().items()})
     return table
 
 
 FUNCTIONAL = _functional_table()
-"""Functional activations a probe records: callable -> ``(args, kwargs) -> ActSpec``."""
+"""Functional and method activations a probe records (every spelling in the catalogue):
+callable -> ``(args, kwargs) -> ActSpec``."""
+
+NORM_FUNCTIONS = frozenset(NORMALIZATION_FUNCTIONS)
+"""Functional normalizations a probe notes (the signal's scale is reset there)."""
+
+
+def is_normalization(m: nn.Module) -> bool:
+    """A module that normalizes the signal's scale (BatchNorm, LayerNorm, GroupNorm, InstanceNorm, RMSNorm …)."""
+    return isinstance(m, NORMALIZATION)
 
 
 def weight_of(m: nn.Module) -> Tensor | None:
     """The module's own ``weight`` parameter, if it has one."""
     w = m._parameters.get("weight")
     return w if isinstance(w, Tensor) else None
+
+
+def layer_fans(m: nn.Module) -> tuple[float, float]:
+    """``(fan_in, fan_out)`` of a weight layer's ``weight`` as initialization counts them
+    (:func:`initlab.compute_fans`: per group for convolutions, axes swapped for transposed ones)."""
+    from ..schemes.fans import compute_fans
+
+    w = weight_of(m)
+    kwargs = {}
+    if isinstance(m, nn.modules.conv._ConvNd):
+        kwargs = {"groups": m.groups, "transposed": isinstance(m, nn.modules.conv._ConvTransposeNd)}
+    try:
+        fans = compute_fans(tuple(w.shape), **kwargs)
+    except (InitlabError, ValueError, ZeroDivisionError):
+        return float("nan"), float("nan")
+    return fans.fan_in, fans.fan_out
 
 
 def is_weight_layer(m: nn.Module) -> bool:
@@ -206,17 +186,16 @@ def check_layer_input(name: str, m: nn.Module, args: tuple, model_input_shape: t
     if not isinstance(x, Tensor):
         return
     got = tuple(x.shape)
-    where = f"inputs: layer {name!r} ({type(m).__name__})"
-    tail = f"; got a tensor of shape {got} there (the batch given has shape {model_input_shape})"
+    head = (f"inputs: got a tensor of shape {got}, dtype {x.dtype} at layer {name!r} ({type(m).__name__}) from a "
+            f"batch of shape {model_input_shape}; allowed: ")
     if isinstance(m, nn.Linear):
         if x.dim() == 0 or x.shape[-1] != m.in_features:
-            raise InitlabError(f"{where} expects a last dimension of {m.in_features} (its in_features){tail}")
+            raise InitlabError(f"{head}a last dimension of {m.in_features} there (its in_features)")
     elif isinstance(m, nn.modules.conv._ConvNd):
         d = len(m.kernel_size)
         if x.dim() not in (d + 1, d + 2) or x.shape[-(d + 1)] != m.in_channels:
-            spatial = ", ".join(["L", "H, W", "D, H, W"][d - 1].split(", "))
-            raise InitlabError(f"{where} expects (N, {m.in_channels}, {spatial}) with {m.in_channels} input "
-                               f"channels{tail}")
+            spatial = ["L", "H, W", "D, H, W"][d - 1]
+            raise InitlabError(f"{head}(N, {m.in_channels}, {spatial}) there, {m.in_channels} input channels")
     elif isinstance(m, nn.Embedding):
         if x.is_floating_point() or x.is_complex():
-            raise InitlabError(f"{where} expects integer indices{tail} and dtype {x.dtype}")
+            raise InitlabError(f"{head}integer indices there")

@@ -1,7 +1,12 @@
 """``diagnose``: name what is wrong with an initialization, where, with the numbers, and the fix.
 
+**To add a finding, write a check and add a row to** :data:`CHECKS` **(this file only).** A check
+reads a :class:`_View` of the probe's records (rows, weight layers paired with their activations,
+the signal and gradient ratios) and returns a :class:`Finding` or None.
+
 The failures are the ones the initialization literature describes (CLAIMS.md):
 
+* **nonfinite** — NaN/Inf in the inputs, the activations or the gradients;
 * **symmetric** — units of a layer start identical (zero or constant init) and get identical
   updates forever, so the layer has the capacity of one unit;
 * **vanishing** / **exploding** — each layer multiplies the signal's variance by about
@@ -9,39 +14,45 @@ The failures are the ones the initialization literature describes (CLAIMS.md):
   the activations and backward for the gradients (Glorot & Bengio 2010);
 * **saturated** — tanh/sigmoid units pinned at their flat ends, derivative ≈ 0 (Glorot & Bengio 2010);
 * **dead** — ReLU units that output 0 for every sample and pass no gradient;
-* **nonfinite** — NaN/Inf in the inputs, the activations or the gradients;
 * **healthy** — none of the above.
 
-The fix names, per weight layer, the scheme matched to the activation that follows it: He
-(``he_normal``) for ReLU-family, Glorot (``glorot_normal``) for tanh/sigmoid-like and for layers with
-no activation, LeCun (``lecun_normal``) for SELU (Klambauer et al. 2017) — or ``"lsuv"`` (Mishkin &
-Matas 2015) when an activation has no such rule (GELU, SiLU, ELU …), since LSUV measures instead.
+What the initialization is answerable for: the signal and gradient ratios multiply each weight
+layer's own factor (its input to the output of the activation that follows it, and back), leaving
+out what the layers between blocks do (pooling, reshaping, dropout); after a normalization layer
+the scale is the normalization's, so the product starts again there.
+
+The fix names, per weight layer, the scheme the activation catalogue (:mod:`initlab.activations`)
+recommends for the activation that follows it — He (``he_normal``) for the ReLU family, Glorot
+(``glorot_normal``) for tanh/sigmoid-like activations and for layers with no activation, LeCun
+(``lecun_normal``) for SELU (Klambauer et al. 2017) — or ``"lsuv"`` (Mishkin & Matas 2015) where
+the catalogue says why no scheme fits (GELU, SiLU, ELU …). A fix never prescribes what a layer
+already has: layers whose weights already have the recommended scheme's std (and whose biases
+are negligible) are left out, and when that leaves nothing, the fix is ``"lsuv"``, which measures
+instead (``Finding.fix_reason`` says so). Embedding tables are left out too: no fan-in rule applies.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from functools import lru_cache
+from typing import Callable
 
-from ..errors import InitlabError
+from ..activations import find_row
+from ..errors import InitlabError, check_type, fail
 
-__all__ = ["Thresholds", "Finding", "diagnose", "KINDS", "scheme_for"]
-
-KINDS = ("nonfinite", "symmetric", "vanishing", "exploding", "saturated", "dead", "healthy")
-
-_SCHEMES = {
-    "relu": "he_normal", "relu6": "he_normal", "leaky_relu": "he_normal", "prelu": "he_normal",
-    "rrelu": "he_normal",
-    "tanh": "glorot_normal", "sigmoid": "glorot_normal", "softsign": "glorot_normal", "hardtanh": "glorot_normal",
-    "hardsigmoid": "glorot_normal", "linear": "glorot_normal",
-    "selu": "lecun_normal",
-}
+__all__ = ["Thresholds", "Finding", "diagnose", "KINDS", "CHECKS", "Check", "scheme_for"]
 
 
 def scheme_for(activation: str | None) -> str:
-    """The scheme for a layer followed by ``activation``, or ``"lsuv"`` when no rule matches it."""
-    return _SCHEMES.get(activation or "linear", "lsuv")
+    """The scheme the findings recommend for a layer followed by ``activation`` (a catalogue name;
+    None or ``"linear"`` for none), or ``"lsuv"`` when the catalogue has no scheme for it.
+
+    >>> scheme_for("relu"), scheme_for(None), scheme_for("gelu")
+    ('he_normal', 'glorot_normal', 'lsuv')
+    """
+    hit = find_row(activation or "linear")
+    return hit[0].recommend or "lsuv" if hit is not None else "lsuv"
 
 
 @dataclass(frozen=True)
@@ -49,15 +60,16 @@ class Thresholds:
     """When :func:`diagnose` names a failure. Ratios compare mean squares (variances), not stds.
 
     vanishing
-        Forward: a weight layer's input mean square below this fraction of the first weight
-        layer's input (the last layer's output is checked too). Backward: a layer's output
-        gradient variance below this fraction of the last weight layer's. Default 1e-3 (the
-        std shrinks more than ~32×).
+        Forward: the signal's mean square entering a weight layer (and leaving the last one), as
+        the product of the weight layers' own factors since the first layer or the last
+        normalization, below this. Backward: a layer's output gradient variance, as the same kind
+        of product, below this fraction of the last weight layer's. Default 1e-3 (the std shrinks
+        more than ~32×).
     exploding
         The same ratios above this. Default 1e3.
     saturated
-        Fraction of an activation's outputs on a flat end (rules in
-        :mod:`initlab.diagnostics._sites`) above this. Default 0.2.
+        Fraction of an activation's outputs on a flat end (rules in the activation catalogue,
+        :mod:`initlab.activations`) above this. Default 0.2.
     dead
         Fraction of a ReLU layer's units that are 0 for the whole batch above this. Default 0.6:
         deep ReLU nets at a healthy (He) init see up to about half their units silent on one batch
@@ -65,6 +77,9 @@ class Thresholds:
         representations of different inputs become correlated.
     symmetric
         Fraction of a layer's units that duplicate another above this. Default 0: any duplicate.
+
+    >>> Thresholds(vanishing=1e-4).exploding
+    1000.0
     """
 
     vanishing: float = 1e-3
@@ -77,27 +92,29 @@ class Thresholds:
         for name in ("vanishing", "exploding"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise InitlabError(f"thresholds.{name}: got {v!r}; allowed: a finite number > 0")
+                raise fail(f"thresholds.{name}", v, "a finite number > 0")
         if not self.vanishing < 1 < self.exploding:
             raise InitlabError(f"thresholds: got vanishing={self.vanishing!r}, exploding={self.exploding!r}; "
                                "allowed: vanishing < 1 < exploding")
         for name in ("saturated", "dead", "symmetric"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise InitlabError(f"thresholds.{name}: got {v!r}; allowed: a fraction in [0, 1)")
+                raise fail(f"thresholds.{name}", v, "a fraction in [0, 1)")
 
 
 @dataclass(frozen=True)
 class Finding:
     """One diagnosis: its ``kind`` (one of :data:`KINDS`), the ``layers`` it concerns, the
     ``evidence`` (numbers), the ``fix`` (layer → scheme, ``"lsuv"``, or None when no
-    initialization can fix it) and a one-line ``message``."""
+    initialization can fix it), a one-line ``message`` and ``fix_reason`` (why the fix is not the
+    plain rule of thumb, when it is not)."""
 
     kind: str
     layers: tuple[str, ...]
     evidence: dict = field(default_factory=dict)
     fix: dict | str | None = None
     message: str = ""
+    fix_reason: str = ""
 
     def __str__(self) -> str:
         shown = ", ".join(repr(n) for n in self.layers[:4]) + (f" … ({len(self.layers)} layers)"
@@ -105,7 +122,7 @@ class Finding:
         text = f"{self.kind}: {self.message}"
         if self.layers:
             text += f" [{shown}]"
-        return text if self.kind == "healthy" else text + f" -> fix: {_describe_fix(self.fix)}"
+        return text if self.kind == "healthy" else text + f" -> fix: {describe_fix(self.fix)}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -115,7 +132,8 @@ class Finding:
         return d
 
 
-def _describe_fix(fix) -> str:
+def describe_fix(fix) -> str:
+    """A fix in words: ``he_normal for 20 layers, glorot_normal for 1 layer``, ``lsuv``, or none."""
     if fix is None:
         return "none by initialization (see the message)"
     if isinstance(fix, str):
@@ -127,16 +145,266 @@ def _describe_fix(fix) -> str:
 
 
 def _fin(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
-
-
-def _fix_for(rows: Iterable[dict]) -> dict | str:
-    fix = {r["layer"]: scheme_for(r["activation"]) for r in rows}
-    return "lsuv" if "lsuv" in fix.values() else fix
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _g(x: float) -> str:
     return f"{x:.3g}"
+
+
+# --------------------------------------------------------------------------- what the checks read
+
+
+@lru_cache(maxsize=256)
+def _scheme_std(scheme: str, fan_in: int, fan_out: int) -> float:
+    from ..schemes.registry import get
+
+    return get(scheme).distribution((fan_out, fan_in)).std
+
+
+def in_use(row: dict, scheme: str) -> bool:
+    """Whether a weight layer's row already has ``scheme``: its weights' root mean square is that
+    scheme's std for the layer's fans (within 3 % plus three standard errors of a sample of its size)
+    and its bias holds under 1 % of the output's mean square. Slopes of leaky activations are not
+    recorded, so He is taken at slope 0 (2 % off at slope 0.2)."""
+    if scheme == "lsuv" or not (_fin(row["fan_in"]) and _fin(row["fan_out"]) and _fin(row["weight_std"])):
+        return False
+    target = _scheme_std(scheme, int(row["fan_in"]), int(row["fan_out"]))
+    if not target > 0 or not row["weight_std"] > 0:
+        return False
+    n = (row["weight_norm"] / row["weight_std"]) ** 2 if _fin(row["weight_norm"]) else 1.0
+    if abs(row["weight_std"] / target - 1.0) > 0.03 + 3.0 / math.sqrt(2.0 * max(n, 1.0)):
+        return False
+    bias, out = row["bias_rms"], row["ms"]
+    return not (_fin(bias) and _fin(out) and bias * bias > 0.01 * out)
+
+
+class _View:
+    """What every check reads, computed once from the records: the rows, the weight layers paired
+    with their activations, the forward and backward ratios, and the fix rule."""
+
+    def __init__(self, records):
+        self.records = records
+        self.rows = list(records.rows)
+        self.loss = records.loss
+        self.pairs = records.pairs()
+        self.weights = [w for w, _ in self.pairs]
+        self.producer = {a["index"]: w for w, a in self.pairs if a is not None}
+        self.forward, self.pre_ratio = self._forward()
+        self.backward = self._backward()
+
+    def _forward(self) -> tuple[list[tuple[dict, float]], dict[int, float]]:
+        """``[(weight row, ratio)]``: the signal's mean square entering each weight layer after the
+        first (and leaving the last), as the product of the blocks' own factors ``ms(block output) /
+        ms(block input)``; restarted at 1 after a normalization or an unmeasured block. Also the ratio
+        at each weight layer's own output (``pre_ratio``)."""
+        out: list[tuple[dict, float]] = []
+        pre: dict[int, float] = {}
+        if not self.weights:
+            return out, pre
+        c = 1.0
+        for i, w in enumerate(self.weights):
+            if i > 0:
+                if w["after_norm"] == 1:
+                    c = 1.0
+                out.append((w, c))
+            block, m_in = self.records.block_output(w), w["input_ms"]
+            if not (_fin(m_in) or m_in == math.inf):  # unmeasured (integer indices): start again after it
+                pre[w["index"]], c = math.nan, 1.0
+            elif m_in == 0:  # nothing left to scale: the signal stays gone
+                pre[w["index"]] = c * 0.0
+            else:
+                pre[w["index"]] = c * w["ms"] / m_in
+                c *= block["ms"] / m_in
+        last = self.weights[-1]
+        if _fin(last["ms"]) or last["ms"] == math.inf:
+            out.append((last, c))
+        return out, pre
+
+    def _backward(self) -> list[tuple[dict, float]]:
+        """``[(weight row, ratio)]``: the gradient's variance at each weight layer's output relative to
+        the last weight layer's, as the product of each layer's own factor (output gradient to input
+        gradient) and its activation's, leaving out the layers between blocks; restarted at 1 after a
+        normalization."""
+        ws = [w for w in self.weights if _fin(w["grad_std"])]
+        if not ws or not ws[-1]["grad_std"] > 0:
+            return []
+        out: list[tuple[dict, float]] = []
+        g = 1.0
+        for w, nxt in zip(ws[-2::-1], ws[:0:-1]):
+            block = self.records.block_output(w)
+            g_out = block["grad_std"] ** 2 if _fin(block["grad_std"]) else w["grad_std"] ** 2
+            g_in = nxt["input_grad_std"] ** 2 if _fin(nxt["input_grad_std"]) else g_out
+            g = 1.0 if nxt["after_norm"] == 1 else g * _ratio(g_in, nxt["grad_std"] ** 2, default=1.0)
+            g *= _ratio(w["grad_std"] ** 2, g_out, default=1.0)
+            out.append((w, g))
+        return out[::-1]
+
+    def fix(self, rows) -> tuple[dict | str | None, str]:
+        """The fix for these weight layers, and why it is not the plain rule when it is not (see the
+        module docstring)."""
+        fix, kept = {}, []
+        for r in rows:
+            if r["kind"] == "Embedding":  # a lookup table, not a sum over fan_in inputs: the rules do not apply
+                continue
+            scheme = scheme_for(r["activation"])
+            if scheme == "lsuv":
+                hit = find_row(r["activation"] or "linear")
+                reason = hit[0].reason if hit is not None else f"{r['activation']!r} is not in the catalogue"
+                return "lsuv", f"{r['activation']} at {r['layer']!r}: {reason}"
+            if in_use(r, scheme):
+                kept.append(scheme)
+            else:
+                fix[r["layer"]] = scheme
+        if fix:
+            return fix, ""
+        if not kept:
+            return None, "no fan-in rule applies to these layers (embedding tables only)"
+        schemes = ", ".join(sorted(set(kept)))
+        return "lsuv", (f"{schemes} is already in use at every layer concerned, so re-drawing it changes nothing; "
+                        "LSUV (Mishkin & Matas 2015) measures each layer's output instead")
+
+
+def _ratio(a, b, default=math.nan) -> float:
+    if not (_fin(a) or a == math.inf) or not _fin(b) or b <= 0:
+        return default
+    return a / b
+
+
+# --------------------------------------------------------------------------- the checks, one per kind
+
+
+def _nonfinite(v: _View, th: Thresholds) -> Finding | None:
+    inputs = [r for r in v.rows if r["role"] == "input"]
+    bad_input = sum(int(r["nonfinite"]) for r in inputs)
+    fwd_bad = [r for r in v.rows if r["role"] != "input" and r["nonfinite"] > 0]
+    bwd_bad = [r for r in v.rows if r["grad_nonfinite"] > 0]
+    if not (bad_input or fwd_bad or bwd_bad or not _fin(v.loss)):
+        return None
+    evidence = {"input_nonfinite": bad_input, "layers_forward": len(fwd_bad), "layers_backward": len(bwd_bad),
+                "loss": v.loss}
+    names = [r["layer"] for r in fwd_bad] + [r["layer"] for r in bwd_bad if r not in fwd_bad]
+    if bad_input:
+        msg = (f"the inputs hold {bad_input} NaN/Inf value(s); they propagate through every layer - clean "
+               "or impute the data first")
+        return Finding("nonfinite", tuple(dict.fromkeys(names)), evidence, None, msg)
+    where = (f"first in the forward pass at {fwd_bad[0]['layer']!r}" if fwd_bad else
+             f"first in the backward pass at {bwd_bad[-1]['layer']!r}" if bwd_bad else "in the loss")
+    fix, why = v.fix(v.weights)
+    return Finding("nonfinite", tuple(dict.fromkeys(names)), evidence, fix, f"values overflow to NaN/Inf {where}",
+                   why)
+
+
+def _symmetric(v: _View, th: Thresholds) -> Finding | None:
+    # the last weight layer is left out: the loss sends each of its units a different error, so
+    # identical starting weights there do not stay identical (zero-initialized heads are common)
+    sym = [r for r in v.weights[:-1] if _fin(r["units"]) and _fin(r["distinct_units"]) and r["units"] >= 2
+           and (r["units"] - r["distinct_units"]) / r["units"] > th.symmetric]
+    if not sym:
+        return None
+    worst = min(sym, key=lambda r: r["distinct_units"] / r["units"])
+    evidence = {"layers": len(sym), "min_distinct_units": int(worst["distinct_units"]), "units": int(worst["units"])}
+    msg = (f"{len(sym)} layer(s) have duplicate units (same weights, same outputs): as few as "
+           f"{int(worst['distinct_units'])} distinct of {int(worst['units'])} at {worst['layer']!r}; duplicates "
+           "get identical gradients and never separate")
+    return Finding("symmetric", tuple(r["layer"] for r in sym), evidence, *_fix_args(v, sym, msg))
+
+
+def _fix_args(v: _View, rows, msg: str) -> tuple:
+    fix, why = v.fix(rows)
+    return fix, msg, why
+
+
+def _variance_check(kind: str, bad: Callable[[float], bool], pick) -> Callable[[_View, Thresholds], Finding | None]:
+    def check(v: _View, th: Thresholds) -> Finding | None:
+        f_hits = [(r, x) for r, x in v.forward if bad(th, x)]
+        b_hits = [(r, x) for r, x in v.backward if bad(th, x)]
+        if not (f_hits or b_hits):
+            return None
+        parts, evidence = [], {}
+        if f_hits:
+            r, x = pick(f_hits, key=lambda t: t[1])
+            evidence.update(signal_ratio=x, layers_forward=len(f_hits))
+            parts.append(f"the signal's mean square reaches {_g(x)}x its starting level at {r['layer']!r}")
+        if b_hits:
+            r, x = pick(b_hits, key=lambda t: t[1])
+            evidence.update(grad_ratio=x, layers_backward=len(b_hits))
+            parts.append(f"the gradient's variance reaches {_g(x)}x the last layer's at {r['layer']!r}")
+        names = sorted({r["layer"]: r["index"] for r, _ in f_hits + b_hits}.items(), key=lambda t: t[1])
+        return Finding(kind, tuple(n for n, _ in names), evidence, *_fix_args(v, v.weights, "; ".join(parts)))
+
+    return check
+
+
+def _saturated(v: _View, th: Thresholds) -> Finding | None:
+    sat = [r for r in v.rows if r["role"] == "activation" and _fin(r["frac_saturated"])
+           and r["frac_saturated"] > th.saturated]
+    if not sat:
+        return None
+    worst = max(sat, key=lambda r: r["frac_saturated"])
+    evidence = {"layers": len(sat), "max_fraction": worst["frac_saturated"],
+                "mean_fraction": sum(r["frac_saturated"] for r in sat) / len(sat)}
+    msg = (f"{len(sat)} activation(s) have more than {th.saturated:.0%} of outputs on a flat end, up to "
+           f"{worst['frac_saturated']:.0%} at {worst['layer']!r} ({worst['activation']}): their derivative is ~0")
+    return Finding("saturated", tuple(r["layer"] for r in sat), evidence, *_producers_fix(v, sat, msg))
+
+
+def _producers_fix(v: _View, act_rows, msg: str) -> tuple:
+    fixed = [v.producer[r["index"]] for r in act_rows if r["index"] in v.producer]
+    return _fix_args(v, fixed, msg) if fixed else ("lsuv", msg, "no weight layer precedes these activations")
+
+
+def _dead(v: _View, th: Thresholds) -> Finding | None:
+    dead = [r for r in v.rows if r["role"] == "activation" and _fin(r["frac_dead"]) and r["frac_dead"] > th.dead
+            and not _signal_gone(v, r, th)]
+    if not dead:
+        return None
+    worst = max(dead, key=lambda r: r["frac_dead"])
+    evidence = {"layers": len(dead), "max_fraction": worst["frac_dead"]}
+    msg = (f"{len(dead)} ReLU layer(s) have more than {th.dead:.0%} of units at 0 for the whole batch, up to "
+           f"{worst['frac_dead']:.0%} at {worst['layer']!r}; dead units pass no gradient (check negative "
+           "biases too)")
+    return Finding("dead", tuple(r["layer"] for r in dead), evidence, *_producers_fix(v, dead, msg))
+
+
+def _signal_gone(v: _View, act_row: dict, th: Thresholds) -> bool:
+    """A dead activation whose pre-activations have already vanished is reported as vanishing,
+    not dead: its zeros come from a signal that underflowed, not from a bias or a scale."""
+    w = v.producer.get(act_row["index"])
+    ratio = v.pre_ratio.get(w["index"], math.nan) if w is not None else math.nan
+    return _fin(ratio) and ratio < th.vanishing
+
+
+@dataclass(frozen=True)
+class Check:
+    """One kind of finding and the function that looks for it."""
+
+    kind: str
+    run: Callable[[_View, Thresholds], Finding | None]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("nonfinite", _nonfinite),
+    Check("symmetric", _symmetric),
+    Check("vanishing", _variance_check("vanishing", lambda th, x: x < th.vanishing, min)),
+    Check("exploding", _variance_check("exploding", lambda th, x: x > th.exploding, max)),
+    Check("saturated", _saturated),
+    Check("dead", _dead),
+)
+"""The checks :func:`diagnose` runs, in order (most basic first)."""
+
+KINDS = (*(c.kind for c in CHECKS), "healthy")
+
+
+def _healthy(v: _View, th: Thresholds) -> Finding:
+    evidence = {}
+    if v.forward:
+        evidence.update(signal_ratio_min=min(x for _, x in v.forward), signal_ratio_max=max(x for _, x in v.forward))
+    if v.backward:
+        evidence.update(grad_ratio_min=min(x for _, x in v.backward), grad_ratio_max=max(x for _, x in v.backward))
+    msg = (f"{len(v.weights)} weight layer(s): signal and gradient variances stay within "
+           f"[{_g(th.vanishing)}, {_g(th.exploding)}]x of their reference, no symmetry, saturation or dead layers")
+    return Finding("healthy", tuple(r["layer"] for r in v.weights), evidence, None, msg)
 
 
 def diagnose(records, thresholds: Thresholds | None = None) -> list[Finding]:
@@ -144,134 +412,18 @@ def diagnose(records, thresholds: Thresholds | None = None) -> list[Finding]:
     docstring), most basic first; a single ``healthy`` finding when there are none.
 
     NaN/Inf anywhere give a ``nonfinite`` finding; the other checks skip non-finite numbers.
+
+    >>> import torch, torch.nn as nn, initlab
+    >>> net = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
+    >>> _ = initlab.initialize(net, {"name": "constant", "params": {"value": 0.1}})
+    >>> [str(f) for f in diagnose(initlab.probe(net, torch.randn(16, 8)))]  # doctest: +ELLIPSIS
+    ["symmetric: 1 layer(s) have duplicate units ... as few as 1 distinct of 8 at '0'; ... -> fix: glorot_normal for 1 layer"]
     """
-    th = Thresholds() if thresholds is None else thresholds
-    if not isinstance(th, Thresholds):
-        raise InitlabError(f"thresholds: got {type(th).__name__}; allowed: None or initlab.diagnostics.Thresholds")
-    rows = list(records)
-    weights = [r for r in rows if r["role"] == "weight"]
-    inputs = [r for r in rows if r["role"] == "input"]
-    findings: list[Finding] = []
+    from .probe import LayerRecords
 
-    # which weight layer produced each activation (the first activation after it)
-    producer: dict[int, dict] = {}
-    last = None
-    for r in rows:
-        if r["role"] == "weight":
-            last = r
-        elif r["role"] == "activation" and last is not None:
-            producer[r["index"]] = last
-            last = None
-
-    # -- nonfinite ------------------------------------------------------------------------------
-    bad_input = sum(int(r["nonfinite"]) for r in inputs)
-    fwd_bad = [r for r in rows if r["role"] != "input" and r["nonfinite"] > 0]
-    bwd_bad = [r for r in rows if r["grad_nonfinite"] > 0]
-    loss = getattr(records, "loss", 0.0)
-    if bad_input or fwd_bad or bwd_bad or not _fin(loss):
-        evidence = {"input_nonfinite": bad_input, "layers_forward": len(fwd_bad), "layers_backward": len(bwd_bad),
-                    "loss": loss}
-        if bad_input:
-            msg = (f"the inputs hold {bad_input} NaN/Inf value(s); they propagate through every layer - clean "
-                   "or impute the data first")
-            fix = None
-        else:
-            where = (f"first in the forward pass at {fwd_bad[0]['layer']!r}" if fwd_bad else
-                     f"first in the backward pass at {bwd_bad[-1]['layer']!r}" if bwd_bad else "in the loss")
-            msg = f"values overflow to NaN/Inf {where}"
-            fix = _fix_for(weights)
-        names = [r["layer"] for r in fwd_bad] + [r["layer"] for r in bwd_bad if r not in fwd_bad]
-        findings.append(Finding("nonfinite", tuple(dict.fromkeys(names)), evidence, fix, msg))
-
-    # -- symmetric ------------------------------------------------------------------------------
-    # the last weight layer is left out: the loss sends each of its units a different error, so
-    # identical starting weights there do not stay identical (zero-initialized heads are common)
-    sym = [r for r in weights[:-1] if _fin(r["units"]) and _fin(r["distinct_units"]) and r["units"] >= 2
-           and (r["units"] - r["distinct_units"]) / r["units"] > th.symmetric]
-    if sym:
-        worst = min(sym, key=lambda r: r["distinct_units"] / r["units"])
-        evidence = {"layers": len(sym), "min_distinct_units": int(worst["distinct_units"]),
-                    "units": int(worst["units"])}
-        msg = (f"{len(sym)} layer(s) have duplicate units (same weights, same outputs): as few as "
-               f"{int(worst['distinct_units'])} distinct of {int(worst['units'])} at {worst['layer']!r}; duplicates "
-               "get identical gradients and never separate")
-        findings.append(Finding("symmetric", tuple(r["layer"] for r in sym), evidence, _fix_for(sym), msg))
-
-    # -- vanishing / exploding -------------------------------------------------------------------
-    fwd: list[tuple[dict, float]] = []
-    if weights and _fin(weights[0]["input_ms"]) and weights[0]["input_ms"] > 0:
-        ref = weights[0]["input_ms"]
-        fwd = [(r, r["input_ms"] / ref) for r in weights[1:] if _fin(r["input_ms"]) or r["input_ms"] == math.inf]
-        if _fin(weights[-1]["ms"]) or weights[-1]["ms"] == math.inf:
-            fwd.append((weights[-1], weights[-1]["ms"] / ref))
-    bwd: list[tuple[dict, float]] = []
-    with_grad = [r for r in weights if _fin(r["grad_std"])]
-    if with_grad and with_grad[-1]["grad_std"] > 0:
-        gref = with_grad[-1]["grad_std"] ** 2
-        bwd = [(r, r["grad_std"] ** 2 / gref) for r in with_grad[:-1]]
-    for kind, bad in (("vanishing", lambda x: x < th.vanishing), ("exploding", lambda x: x > th.exploding)):
-        f_hits = [(r, x) for r, x in fwd if bad(x)]
-        b_hits = [(r, x) for r, x in bwd if bad(x)]
-        if not (f_hits or b_hits):
-            continue
-        pick = min if kind == "vanishing" else max
-        parts, evidence = [], {}
-        if f_hits:
-            r, x = pick(f_hits, key=lambda t: t[1])
-            evidence["signal_ratio"] = x
-            evidence["layers_forward"] = len(f_hits)
-            parts.append(f"the signal's mean square reaches {_g(x)}x the first layer's input at {r['layer']!r}")
-        if b_hits:
-            r, x = pick(b_hits, key=lambda t: t[1])
-            evidence["grad_ratio"] = x
-            evidence["layers_backward"] = len(b_hits)
-            parts.append(f"the gradient's variance reaches {_g(x)}x the last layer's at {r['layer']!r}")
-        names = sorted({r["layer"]: r["index"] for r, _ in f_hits + b_hits}.items(), key=lambda t: t[1])
-        findings.append(Finding(kind, tuple(n for n, _ in names), evidence, _fix_for(weights), "; ".join(parts)))
-
-    # -- saturated ------------------------------------------------------------------------------
-    sat = [r for r in rows if r["role"] == "activation" and _fin(r["frac_saturated"])
-           and r["frac_saturated"] > th.saturated]
-    if sat:
-        worst = max(sat, key=lambda r: r["frac_saturated"])
-        evidence = {"layers": len(sat), "max_fraction": worst["frac_saturated"],
-                    "mean_fraction": sum(r["frac_saturated"] for r in sat) / len(sat)}
-        msg = (f"{len(sat)} activation(s) have more than {th.saturated:.0%} of outputs on a flat end, up to "
-               f"{worst['frac_saturated']:.0%} at {worst['layer']!r} ({worst['activation']}): their derivative is ~0")
-        fixed = [producer[r["index"]] for r in sat if r["index"] in producer]
-        findings.append(Finding("saturated", tuple(r["layer"] for r in sat), evidence,
-                                _fix_for(fixed) if fixed else "lsuv", msg))
-
-    # -- dead -----------------------------------------------------------------------------------
-    dead = [r for r in rows if r["role"] == "activation" and _fin(r["frac_dead"]) and r["frac_dead"] > th.dead
-            and not (r["index"] in producer and _signal_gone(producer[r["index"]], weights, th))]
-    if dead:
-        worst = max(dead, key=lambda r: r["frac_dead"])
-        evidence = {"layers": len(dead), "max_fraction": worst["frac_dead"]}
-        msg = (f"{len(dead)} ReLU layer(s) have more than {th.dead:.0%} of units at 0 for the whole batch, up to "
-               f"{worst['frac_dead']:.0%} at {worst['layer']!r}; dead units pass no gradient (check negative "
-               "biases too)")
-        fixed = [producer[r["index"]] for r in dead if r["index"] in producer]
-        findings.append(Finding("dead", tuple(r["layer"] for r in dead), evidence,
-                                _fix_for(fixed) if fixed else "lsuv", msg))
-
-    if not findings:
-        evidence = {}
-        if fwd:
-            evidence["signal_ratio_min"] = min(x for _, x in fwd)
-            evidence["signal_ratio_max"] = max(x for _, x in fwd)
-        if bwd:
-            evidence["grad_ratio_min"] = min(x for _, x in bwd)
-            evidence["grad_ratio_max"] = max(x for _, x in bwd)
-        msg = (f"{len(weights)} weight layer(s): signal and gradient variances stay within "
-               f"[{_g(th.vanishing)}, {_g(th.exploding)}]x of their reference, no symmetry, saturation or dead layers")
-        findings.append(Finding("healthy", tuple(r["layer"] for r in weights), evidence, None, msg))
-    return findings
-
-
-def _signal_gone(producer: dict, weights: list[dict], th: Thresholds) -> bool:
-    """A dead activation whose pre-activations have already vanished is reported as vanishing,
-    not dead: its zeros come from a signal that underflowed, not from a bias or a scale."""
-    ref = weights[0]["input_ms"] if weights else math.nan
-    ms = producer["ms"]
-    return _fin(ref) and ref > 0 and _fin(ms) and ms / ref < th.vanishing
+    check_type("records", records, LayerRecords, "the LayerRecords of initlab.probe (or LayerRecords.from_json)")
+    th = Thresholds() if thresholds is None else check_type("thresholds", thresholds, Thresholds,
+                                                            "None or initlab.diagnostics.Thresholds")
+    view = _View(records)
+    findings = [f for f in (c.run(view, th) for c in CHECKS) if f is not None]
+    return findings or [_healthy(view, th)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..errors import InitlabError, check_positive
+from ..errors import InitlabError, check_int, check_number, check_type
 from ._sites import check_layer_input
 from ._rows import RowsByLayer
 from ._state import ModelState
@@ -70,11 +70,6 @@ class LSUVResult(RowsByLayer):
             lines.append(f"  {r['layer']:<24} {r['kind']:<16} iterations={r['iterations']:<3} "
                          f"var {r['initial_var']:.4g} -> {r['final_var']:.4g}")
         return "\n".join(lines)
-
-def _check_int(arg: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    return value
 
 def _output_var(model: nn.Module, layer: nn.Module, args: tuple) -> float:
     """Variance of ``layer``'s output on ``args`` (NaN when the forward never reaches it); the forward
@@ -126,14 +121,20 @@ def lsuv(model: nn.Module, batch, tol: float = 0.1, max_iter: int = 10, seed: in
     as before; only the weights and biases of the LSUV layers changed. If anything fails, the
     parameters are restored too.
 
-    >>> result = lsuv(model, x[:256], seed=0)   # doctest: +SKIP
-    >>> result.converged                        # doctest: +SKIP
-    True
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Linear(16, 64), nn.Tanh(), nn.Linear(64, 4))
+    >>> result = lsuv(net, torch.randn(128, 16, generator=torch.Generator().manual_seed(0)), seed=0)
+    >>> result.converged, [r["iterations"] for r in result], [round(r["final_var"], 2) for r in result]
+    (True, [1, 1], [1.0, 1.0])
+
+    ``tol`` is in (0, 1), ``max_iter`` an integer ≥ 1, ``seed`` None or an integer ≥ 0.
     """
     from ..schemes import get
 
-    if not isinstance(model, nn.Module):
-        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    from ..adapters import keras_model_adapter  # Keras models: initlab.adapters.keras_diag
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.lsuv(model, batch, tol=tol, max_iter=max_iter, seed=seed)
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     layers = {name: m for name, m in model.named_modules() if isinstance(m, _LAYERS)}
     if not layers:
         raise InitlabError(f"model: got a {type(model).__name__} with no Linear, Conv or ConvTranspose layer; "
@@ -147,10 +148,10 @@ def lsuv(model: nn.Module, batch, tol: float = 0.1, max_iter: int = 10, seed: in
     if not all(bool(torch.isfinite(a).all()) for a in args if a.is_floating_point()):
         raise InitlabError("batch: got NaN/Inf values; allowed: finite inputs (a variance of NaN cannot be "
                            "rescaled to 1)")
-    tol = check_positive("tol", tol)
-    max_iter = _check_int("max_iter", max_iter, 1)
+    tol = check_number("tol", tol, minimum=0.0, maximum=1.0, open_min=True, open_max=True)
+    max_iter = check_int("max_iter", max_iter, minimum=1)
     if seed is not None:
-        _check_int("seed", seed, 0)
+        check_int("seed", seed, minimum=0)
 
     state = ModelState(model, keep_params=True)
     rows = []

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import InitlabError
-from ._sites import (FUNCTIONAL, ActSpec, check_layer_input, feature_dim, is_weight_layer, module_activation,
-                     unit_weights, weight_of)
+from ..errors import InitlabError, check_bool, check_number, check_type, fail
+from ._sites import (FUNCTIONAL, NORM_FUNCTIONS, ActSpec, check_layer_input, feature_dim, is_normalization,
+                     is_weight_layer, layer_fans, module_activation, unit_weights, weight_of)
 from ._rows import RowsByLayer
 from ._state import ModelState
 from ._stats import (NAN, UnitKeys, distinct_units, forward_stats, grad_stats, mean_square, saturated_fraction,
@@ -30,11 +30,12 @@ from ._stats import (NAN, UnitKeys, distinct_units, forward_stats, grad_stats, m
 __all__ = ["probe", "LayerRecords", "COLUMNS"]
 
 COLUMNS = (
-    "index", "layer", "call", "kind", "role", "activation",
+    "index", "layer", "call", "kind", "role", "activation", "paired",
     "units", "distinct_units",
     "mean", "std", "min", "max", "ms", "input_ms", "frac_saturated", "frac_dead", "nonfinite",
-    "grad_std", "grad_nonfinite", "grad_var_rel",
+    "grad_std", "grad_nonfinite", "grad_var_rel", "input_grad_std",
     "weight_norm", "weight_grad_norm", "grad_weight_ratio",
+    "fan_in", "fan_out", "weight_std", "bias_rms", "after_norm",
     "pred_preact_var", "pred_out_var", "pred_grad_var",
 )
 """The columns of a probe's table, in order. See :func:`probe` for what each one means."""
@@ -53,6 +54,34 @@ class LayerRecords(RowsByLayer):
     def where(self, role: str) -> list[dict]:
         """The rows of one role: ``input``, ``weight``, ``param`` or ``activation``."""
         return [r for r in self.rows if r["role"] == role]
+
+    def pairs(self) -> list[tuple[dict, dict | None]]:
+        """Each weight layer's row with the row of the activation that follows it (None if none), in
+        forward order: the pairing the probe recorded in the ``paired`` column."""
+        return [(r, self.rows[int(r["paired"])] if _is_index(r["paired"]) else None)
+                for r in self.rows if r["role"] == "weight"]
+
+    def block_output(self, weight_row: dict) -> dict:
+        """The row whose output leaves a weight layer's block: its activation's, else its own."""
+        p = weight_row["paired"]
+        return self.rows[int(p)] if _is_index(p) else weight_row
+
+    def blocks(self) -> list[dict]:
+        """One summary per weight layer, in forward order: ``layer``, ``kind``, ``activation``,
+        ``units``, ``distinct_units``; ``out_std`` — the std of the block's output (the activation
+        that follows the layer, else the layer's own output) and ``pred_out_std``, the mean-field
+        prediction of the same quantity; ``grad_std`` (of the layer's output), ``frac_saturated``,
+        ``frac_dead`` (of its activation) and ``grad_weight_ratio``."""
+        out = []
+        for w, act in self.pairs():
+            block = act if act is not None else w
+            pred = w["pred_out_var"] if act is not None else w["pred_preact_var"]
+            out.append({"layer": w["layer"], "kind": w["kind"], "activation": w["activation"], "units": w["units"],
+                        "distinct_units": w["distinct_units"], "out_std": block["std"],
+                        "pred_out_std": math.sqrt(pred) if pred == pred and pred >= 0 else NAN,
+                        "grad_std": w["grad_std"], "frac_saturated": block["frac_saturated"],
+                        "frac_dead": block["frac_dead"], "grad_weight_ratio": w["grad_weight_ratio"]})
+        return out
 
     def to_frame(self):
         """The rows as a ``pandas.DataFrame`` with the columns of :data:`COLUMNS`."""
@@ -85,10 +114,14 @@ def _jsonable(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def _is_index(v) -> bool:
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+
+
 def _new_row(index: int, layer: str, call: int, kind: str, role: str, activation: str | None) -> dict:
     row = {c: NAN for c in COLUMNS}
     row.update(index=index, layer=layer, call=call, kind=kind, role=role, activation=activation,
-               nonfinite=0, grad_nonfinite=0)
+               nonfinite=0, grad_nonfinite=0, after_norm=0)
     return row
 
 
@@ -133,7 +166,8 @@ class _Recorder:
         self.module_handles: list = []
         self.tensor_handles: list = []
         self.stack: list[str] = []
-        self.in_ms: list[float] = []
+        self.pending: list[tuple] = []  # per weight layer entered: (input mean square, input's gradient source)
+        self.input_links: list[tuple[dict, object]] = []
         self.act_depth = 0
         self.calls: dict[str, int] = {}
         self.sites: dict[str, int] = {}
@@ -141,7 +175,8 @@ class _Recorder:
         self.keys = UnitKeys()
         self.input_shape = input_shape
         self.rtol = symmetry_rtol
-        self.last: tuple | None = None  # (tensor, its version, its mean square): the latest output seen
+        self.norm_seen = False  # a normalization ran since the last weight layer's output
+        self.last: tuple | None = None  # (tensor, its version, its mean square, its row): the latest output seen
 
     # -- rows -------------------------------------------------------------------------------
     def _row(self, layer: str, kind: str, role: str, activation: str | None, module: nn.Module | None) -> dict:
@@ -157,7 +192,7 @@ class _Recorder:
         if x.is_floating_point():
             with _quiet():
                 row.update(forward_stats(x))
-            self.last = (x, x._version, row["ms"])
+            self.last = (x, x._version, row["ms"], row)
         row["units"] = x.shape[1] if x.dim() >= 2 else x.numel()
         self.fd = 1 if x.dim() >= 3 else -1
 
@@ -165,13 +200,17 @@ class _Recorder:
         with _quiet():
             row["grad_std"], row["grad_nonfinite"] = grad_stats(g)
 
+    def _slot_hook(self, slot: list, g: Tensor) -> None:
+        with _quiet():
+            slot[0] = grad_stats(g)[0]
+
     def _observe(self, row: dict, y: Tensor, act: ActSpec | None, fd: int) -> None:
         """Forward statistics of an output, read now: a later in-place op may overwrite it."""
         row.update(forward_stats(y, fd if act is not None and act.can_die else None))
         row["units"] = y.shape[fd] if y.dim() >= 2 else y.numel()
         if act is not None:
             row["frac_saturated"] = saturated_fraction(y, act)
-        self.last = (y, y._version, row["ms"])
+        self.last = (y, y._version, row["ms"], row)
         if y.requires_grad:
             self.tensor_handles.append(y.register_hook(partial(self._grad_hook, row)))
 
@@ -180,8 +219,9 @@ class _Recorder:
         for name, m in model.named_modules():
             act = module_activation(m)
             has_params = any(p is not None for p in m._parameters.values())
+            norm = is_normalization(m)
             self.module_handles.append(m.register_forward_pre_hook(partial(self._pre, name, act, has_params)))
-            self.module_handles.append(m.register_forward_hook(partial(self._post, name, act, has_params)))
+            self.module_handles.append(m.register_forward_hook(partial(self._post, name, act, has_params, norm)))
 
     def detach_modules(self) -> None:
         for h in self.module_handles:
@@ -195,12 +235,18 @@ class _Recorder:
         self.tensor_handles.clear()
         self.last = None
 
-    def _input_ms(self, x) -> float:
+    def _input(self, x) -> tuple[float, object]:
+        """A weight layer's input: its mean square, and where its gradient will be read (the row of
+        the output it is, or a slot filled by a hook on it)."""
         if not isinstance(x, Tensor) or not x.is_floating_point():
-            return NAN
+            return NAN, None
         if self.last is not None and self.last[0] is x and self.last[1] == x._version:
-            return self.last[2]  # the output recorded just before, unchanged since
-        return mean_square(x)
+            return self.last[2], self.last[3]  # the output recorded just before, unchanged since
+        source = None
+        if x.requires_grad:
+            source = [NAN]
+            self.tensor_handles.append(x.register_hook(partial(self._slot_hook, source)))
+        return mean_square(x), source
 
     def _pre(self, name: str, act: ActSpec | None, has_params: bool, m: nn.Module, args: tuple) -> None:
         with _quiet():
@@ -210,11 +256,14 @@ class _Recorder:
             elif has_params:
                 check_layer_input(name, m, args, self.input_shape)
                 if is_weight_layer(m):
-                    self.in_ms.append(self._input_ms(args[0] if args else None))
+                    self.pending.append((*self._input(args[0] if args else None), self.norm_seen))
 
-    def _post(self, name: str, act: ActSpec | None, has_params: bool, m: nn.Module, args: tuple, out) -> None:
+    def _post(self, name: str, act: ActSpec | None, has_params: bool, norm: bool, m: nn.Module, args: tuple,
+              out) -> None:
         with _quiet():
             self.stack.pop()
+            if norm:
+                self.norm_seen = True
             if act is not None:
                 self.act_depth -= 1
             elif not has_params:
@@ -224,8 +273,15 @@ class _Recorder:
             role = "activation" if act is not None else ("weight" if weight else "param")
             row = self._row(name, type(m).__name__, role, act.name if act is not None else None, m)
             if weight:
-                row["input_ms"] = self.in_ms.pop()
-                row["weight_norm"] = math.sqrt(sum_square(weight_of(m)))
+                row["input_ms"], source, normed = self.pending.pop()
+                row["after_norm"] = int(normed)
+                self.input_links.append((row, source))
+                self.norm_seen = False
+                w = weight_of(m)
+                w_sq = sum_square(w)
+                row["weight_norm"] = math.sqrt(w_sq)
+                row["weight_std"] = math.sqrt(w_sq / w.numel()) if w.numel() else NAN
+                row["fan_in"], row["fan_out"] = layer_fans(m)
             if y is None or not y.is_floating_point():
                 return
             if act is None:
@@ -236,10 +292,14 @@ class _Recorder:
             self._observe(row, y, act, fd)
             if act is None:
                 uw = unit_weights(m)
-                if uw is not None and y.dim() >= 1 and uw[0].shape[0] == row["units"] and row["nonfinite"] == 0:
-                    rows, bias = uw
-                    w_sq = (row["weight_norm"] ** 2 if weight else sum_square(rows)) + (
-                        sum_square(bias) if bias is not None else 0.0)
+                if uw is None:
+                    return
+                rows, bias = uw
+                b_sq = sum_square(bias) if bias is not None else 0.0
+                if weight:
+                    row["bias_rms"] = math.sqrt(b_sq / bias.numel()) if bias is not None and bias.numel() else 0.0
+                if y.dim() >= 1 and rows.shape[0] == row["units"] and row["nonfinite"] == 0:
+                    w_sq = (row["weight_norm"] ** 2 if weight else sum_square(rows)) + b_sq
                     row["distinct_units"] = distinct_units(rows, bias, y, fd, self.keys, w_sq,
                                                            row["ms"] * y.numel(), self.rtol)
 
@@ -262,8 +322,9 @@ class _Recorder:
                 row["activation"] = "linear"
                 last_weight = row
             elif row["role"] == "activation" and last_weight is not None:
-                if last_weight["activation"] == "linear":
-                    last_weight["activation"] = row["activation"]
+                # the pairing of a weight layer with the activation that follows it, made here once
+                last_weight["activation"] = row["activation"]
+                last_weight["paired"], row["paired"] = row["index"], last_weight["index"]
                 last_weight = None
             if m is None or row["role"] == "input":
                 continue
@@ -277,6 +338,11 @@ class _Recorder:
                 gn = math.sqrt(sum(sum_square(g) for g in gs))
                 row["weight_grad_norm"] = gn
                 row["grad_weight_ratio"] = gn / wn if wn > 0 else (math.inf if gn > 0 else NAN)
+        for row, source in self.input_links:
+            if isinstance(source, dict):
+                row["input_grad_std"] = source["grad_std"]
+            elif isinstance(source, list):
+                row["input_grad_std"] = source[0]
         weights = [r for r in self.rows if r["role"] == "weight" and math.isfinite(r["grad_std"])]
         ref = weights[-1]["grad_std"] if weights else NAN
         if ref > 0:
@@ -285,6 +351,9 @@ class _Recorder:
 
 
 class _FunctionalMode(TorchFunctionMode):
+    """Sees every torch function a ``forward`` calls: records the catalogue's functional and method
+    activations, and notes functional normalizations."""
+
     def __init__(self, rec: _Recorder):
         super().__init__()
         self.rec = rec
@@ -293,17 +362,18 @@ class _FunctionalMode(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         rec = self.rec
-        if rec.act_depth == 0 and isinstance(out, Tensor):
-            spec = FUNCTIONAL.get(func)
-            if spec is not None:
+        spec = FUNCTIONAL.get(func)
+        if spec is not None:
+            if rec.act_depth == 0 and isinstance(out, Tensor):
                 rec.functional(func, spec(args, kwargs), out)
+        elif func in NORM_FUNCTIONS:
+            rec.norm_seen = True
         return out
 
 
 # -- argument checks ----------------------------------------------------------------------------
 def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     if next(model.parameters(), None) is None:
         raise InitlabError(f"model: got a {type(model).__name__} with no parameters; allowed: a module with at "
                            "least one parameter (a probe measures the layers that carry weights)")
@@ -337,9 +407,8 @@ def _loss(out, targets: Tensor | None, loss_fn: Callable | None) -> tuple[Tensor
     if loss_fn is not None:
         loss = loss_fn(out) if targets is None else loss_fn(out, targets)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
-            raise InitlabError(f"loss_fn: returned {type(loss).__name__}"
-                               f"{' of shape ' + str(tuple(loss.shape)) if isinstance(loss, Tensor) else ''}; "
-                               "allowed: a scalar tensor")
+            got = f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+            raise InitlabError(f"loss_fn: got {got} back from it; allowed: a callable returning a scalar tensor")
         return loss.reshape(()), getattr(loss_fn, "__name__", type(loss_fn).__name__)
     y = _first_tensor(out)
     if y is None or not y.is_floating_point():
@@ -427,16 +496,38 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
       its square relative to the last weight layer's;
     * ``weight_norm``, ``weight_grad_norm`` (of ``weight``, or of all the module's own parameters
       when it has no ``weight``) and their ratio ``grad_weight_ratio``;
+    * ``paired``: for a weight row the index of the row of the activation that follows it, for that
+      activation row the weight row's index (NaN otherwise) — the pairing, made once here and read
+      by :meth:`LayerRecords.pairs`, :func:`~initlab.diagnose`, the doctor's table and the report;
+    * weight rows only: ``input_grad_std`` (std of the loss gradient with respect to the layer's
+      input), ``fan_in``, ``fan_out`` (as initialization counts them), ``weight_std`` (root mean
+      square of the weight), ``bias_rms`` (of the bias; 0 without one) and ``after_norm`` (1 when a
+      normalization — module or function — ran since the previous weight layer's output);
     * ``pred_preact_var``, ``pred_out_var``, ``pred_grad_var``: mean-field predictions for the
       weight layers of a supported chain (NaN otherwise), from the measured ``input_ms``.
+
+    ``symmetry_rtol`` is a number in [0, 1]; ``theory=False`` skips the predictions.
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 2))
+    >>> rec = probe(net, torch.randn(16, 4))
+    >>> [(w["layer"], a["layer"] if a else None, w["fan_in"], w["after_norm"]) for w, a in rec.pairs()]
+    [('0', '2', 4, 0), ('3', None, 8, 1)]
 
     Nothing is lost: parameters, ``.grad``, ``requires_grad``, modes, hooks, buffers (BatchNorm
     running statistics) and torch's random state are as before, also when forward or backward
     raises. Frozen parameters are measured too (``requires_grad`` is set on during the probe).
     """
+    from ..adapters import keras_model_adapter  # Keras models: probed by initlab.adapters.keras_diag
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.probe(model, inputs, targets, loss_fn, symmetry_rtol=symmetry_rtol, theory=theory)
     _check_model(model)
     args = _check_inputs(inputs)
     targets = _check_targets(targets, args[0].shape[0])
+    if loss_fn is not None and not callable(loss_fn):
+        raise fail("loss_fn", loss_fn, "None or a callable loss_fn(output) / loss_fn(output, targets)")
+    symmetry_rtol = check_number("symmetry_rtol", symmetry_rtol, minimum=0.0, maximum=1.0)
+    theory = check_bool("theory", theory)
     state = ModelState(model)
     rec = _Recorder(tuple(args[0].shape), symmetry_rtol)
     try:

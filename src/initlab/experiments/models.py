@@ -21,25 +21,16 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from ..activations import module_builders
 from ..errors import InitlabError, check_choice, check_int, fail, suggest
 
 __all__ = ["ACTIVATIONS", "MODEL_KINDS", "activation_module", "mlp", "small_cnn", "build_model", "parse_spec",
            "check_model", "parameter_count", "available_memory"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "elu": nn.ELU,
-    "softplus": nn.Softplus,
-    "linear": nn.Identity,
-    "identity": nn.Identity,
-}
+# -- derived from the activation catalogue (initlab/activations.py), the one place to add an activation --
+ACTIVATIONS: dict[str, type[nn.Module]] = module_builders()
 """Activation names and the module class each builds (torch defaults: leaky_relu slope 0.01)."""
+# -- end of the catalogue-derived table --
 
 MODEL_KINDS = ("mlp", "cnn")
 HEADS = ("pool", "flatten")

@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..activations import row as _catalogue_row
 from ..errors import InitlabError, check_int, suggest
 from .claim import Preset
 from .verdict import MARKS, verdict as _verdict
@@ -54,8 +55,8 @@ BUDGETS = ("full", "quick")
 
 GUIDE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "selu", "gelu")
 GUIDE_SCHEMES = ("glorot_normal", "he_normal", "lecun_normal")
-RECOMMENDED = {"sigmoid": "glorot_normal", "tanh": "glorot_normal", "relu": "he_normal",
-               "leaky_relu": "he_normal", "gelu": "he_normal", "selu": "lecun_normal"}
+# the rule of thumb under test is initialize("auto")'s: derived from the activation catalogue
+RECOMMENDED = {act: _catalogue_row(act).auto for act in GUIDE_ACTIVATIONS}
 
 
 # --------------------------------------------------------------------------- results

@@ -30,7 +30,6 @@ import csv
 import io
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -375,7 +374,8 @@ def _coerce(config: SweepConfig | Mapping | str | Path) -> SweepConfig:
 def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, batched: bool = True,
               max_group: int = 64, progress: bool = True, console=None,
               train_fn: Callable | None = None, batched_fn: Callable | None = None,
-              data_root: str | Path | None = None, threads: int | None = None) -> SweepResult:
+              data_root: str | Path | None = None, threads: int | None = None,
+              engine: str = "local", address: str | None = None) -> SweepResult:
     """Train every run of ``config`` into the run directory ``out`` and return the results table.
 
     Everything is validated before anything is trained or written. Runs already finished in ``out``
@@ -387,10 +387,18 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, ba
     ``progress`` shows a rich progress bar with the time left (on ``console``, default stderr).
     ``threads`` sets torch's intra-op threads while training (restored after); for the small
     MLPs of most sweeps one thread per process is fastest on a busy machine.
+
+    ``engine``: ``"local"`` trains the groups one after another in this process; ``"ray"`` runs each
+    group as a Ray task on the cluster at ``address`` (``host:port``; ``None``: a local Ray instance),
+    with ``threads`` (default 1) torch threads and CPUs per task — see
+    :mod:`~initlab.experiments.engines` and :mod:`~initlab.experiments.ray_engine`.
     """
     if threads is not None:
         threads = check_int("threads", threads, minimum=1)
     max_group = check_int("max_group", max_group, minimum=1)
+    from .engines import GroupJob, make_engine
+
+    runner = make_engine(engine, address)  # the name and address checked; nothing started yet
     resolved = _coerce(config).validate()
     specs = resolved.runs()
     if train_fn is None:
@@ -411,11 +419,18 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, ba
     _check_models(specs, shapes)
 
     out = writable_dir(out, "out")
-    with _exclusive(out):
-        _prepare(out, resolved)
-        remove_stale_temporaries(out, out / RUNS_DIR)
-        return _run(out, resolved, specs, data_cache, train_fn=train_fn, batched_fn=batched_fn,
-                    max_group=max_group, progress=progress, console=console, data_root=data_root, threads=threads)
+    # -- engines: the engine connects (a Ray cluster) before the run directory is touched
+    job = GroupJob(train_fn, batched_fn, runner.threads(threads))
+    runner.start(job.threads)
+    try:
+        with _exclusive(out):
+            _prepare(out, resolved)
+            remove_stale_temporaries(out, out / RUNS_DIR)
+            return _run(out, resolved, specs, data_cache, runner=runner, job=job, max_group=max_group,
+                        progress=progress, console=console, data_root=data_root)
+    finally:
+        runner.close()
+    # -- end engines
 
 
 def _check_models(specs: Sequence[RunSpec], shapes: Mapping[str, tuple]) -> None:
@@ -445,30 +460,23 @@ def _scheme_label(cfg) -> str:
     return SchemeSpec(cfg.scheme, cfg.scheme_params).label
 
 
-def _run(out: Path, resolved: SweepConfig, specs: list[RunSpec], data_cache: dict, *, train_fn, batched_fn,
-         max_group, progress, console, data_root, threads) -> SweepResult:
+def _run(out: Path, resolved: SweepConfig, specs: list[RunSpec], data_cache: dict, *, runner, job, max_group,
+         progress, console, data_root) -> SweepResult:
     run_dir = out / RUNS_DIR
     finished = {s.run_id for s in specs if _read_run(run_dir / f"{s.run_id}.json", s) is not None}
-    groups = [g for g in group_runs(specs, batched=batched_fn is not None, max_group=max_group)
+    groups = [g for g in group_runs(specs, batched=job.batched_fn is not None, max_group=max_group)
               if any(s.run_id not in finished for s in g)]
     todo = sum(1 for g in groups for s in g if s.run_id not in finished)
 
     trained: list[str] = []
     with _Progress(progress, console, total=todo, done=len(finished), n=len(specs)) as bar:
-        for group in groups:
-            first = group[0].params
-            bar.describe(f"{first['dataset']} {first['activation']} d{first['depth']} w{first['width']} "
-                         f"({len(group)} run{'s' if len(group) > 1 else ''})")
-            data = _data(first["dataset"], data_cache, data_root)
-            configs = [spec.train_config() for spec in group]
-            start = time.perf_counter()
-            with torch_threads(threads):
-                results, how = _train_group(configs, data, train_fn=train_fn, batched_fn=batched_fn)
-            seconds = (time.perf_counter() - start) / len(group)
-            for spec, cfg, result in zip(group, configs, results):
+        # each group's results as the engine finishes it; every run's file written the moment it arrives
+        for group, results, how, seconds in runner.run(groups, job, describe=bar.describe,
+                                                       data_for=lambda name: _data(name, data_cache, data_root)):
+            for spec, result in zip(group, results):
                 if spec.run_id in finished:
                     continue
-                record = _record(spec, cfg, result, seconds, how)
+                record = _record(spec, spec.train_config(), result, seconds, how)
                 atomic_write(run_dir / f"{spec.run_id}.json", _dumps(record) + "\n")
                 trained.append(spec.run_id)
                 bar.advance(1)

@@ -4,70 +4,102 @@ Found by tracing with ``torch.fx`` when the model traces (this also sees functio
 ``F.relu(x)`` or ``x.tanh()`` inside ``forward``), else by module order: the first activation
 module registered after the layer, skipping layers that do not change the choice (normalization,
 dropout, flatten, pooling, identity) and stopping at the next parametric layer.
+
+Every activation, its spellings and its parameters come from the catalogue
+(:mod:`initlab.activations`); this module only finds them in a model.
+
+>>> import torch.nn as nn
+>>> acts = find_activations(nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 2)))
+>>> acts["0"].label(), acts["0"].family, acts["2"].name
+('leaky_relu(0.2)', 'he', None)
 """
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Activation", "find_activations", "activation_of_module", "activation_name", "ACTIVATION_MODULES",
-           "PARAMETRIC"]
+from ..activations import CATALOGUE, ActivationRow, row as catalogue_row
+
+__all__ = ["Activation", "find_activations", "activation_of_module", "activation_name", "module_row",
+           "ACTIVATION_MODULES", "PARAMETRIC", "NORMALIZATION", "NORMALIZATION_FUNCTIONS", "function_rows",
+           "method_rows"]
 
 PARAMETRIC = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d, nn.Embedding, nn.RNNBase, nn.MultiheadAttention)
 
+NORMALIZATION = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+                 nn.LocalResponseNorm, nn.RMSNorm)
+"""Modules that normalize the signal's scale: after one, the scale no longer depends on the weights before it."""
+
+NORMALIZATION_FUNCTIONS = (F.layer_norm, F.batch_norm, F.group_norm, F.instance_norm, F.rms_norm, F.normalize,
+                           F.local_response_norm, torch.layer_norm, torch.batch_norm, torch.group_norm,
+                           torch.instance_norm, torch.rms_norm)
+"""The functional forms of :data:`NORMALIZATION`."""
+
 _TRANSPARENT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity, nn.Flatten,
-                nn.Unflatten, nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
-                nn.modules.instancenorm._InstanceNorm, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
+                nn.Unflatten, *NORMALIZATION, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
                 nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
                 nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
 
-ACTIVATION_MODULES: tuple[tuple[type[nn.Module], str], ...] = (
-    (nn.ReLU6, "relu6"),  # a subclass of Hardtanh: tested first
-    (nn.Hardtanh, "hardtanh"), (nn.ReLU, "relu"), (nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "prelu"),
-    (nn.RReLU, "rrelu"), (nn.ELU, "elu"), (nn.CELU, "celu"), (nn.SELU, "selu"), (nn.GELU, "gelu"),
-    (nn.SiLU, "silu"), (nn.Mish, "mish"), (nn.Hardswish, "hardswish"), (nn.Softplus, "softplus"),
-    (nn.Tanh, "tanh"), (nn.Sigmoid, "sigmoid"), (nn.Softsign, "softsign"), (nn.Hardsigmoid, "hardsigmoid"))
-"""The elementwise activation modules initlab knows, each with its name, in the order they are tested
-(subclasses first). Initialization (the gain), diagnostics (saturation, dead units) and theory (the
-modules it can integrate) all read this one table."""
+ACTIVATION_MODULES: tuple[tuple[type[nn.Module], str], ...] = tuple(
+    (cls, r.name) for r in CATALOGUE for cls in r.module_classes())
+"""The activation modules of the catalogue, each with its row's name, in the order they are
+tested (subclasses first)."""
 
 
-def activation_name(m: nn.Module) -> str | None:
-    """The name in :data:`ACTIVATION_MODULES` of the activation module ``m``, or None."""
+def module_row(m) -> ActivationRow | None:
+    """The catalogue row of the activation module ``m``, or None."""
     for cls, name in ACTIVATION_MODULES:
         if isinstance(m, cls):
-            return name
+            return catalogue_row(name)
     return None
 
 
-_HE_FAMILY = ("relu", "relu6", "leaky_relu", "elu", "celu", "gelu", "silu", "mish", "hardswish", "softplus")
-_XAVIER_FAMILY = ("tanh", "sigmoid", "softsign", "hardtanh", "hardsigmoid")
+def activation_name(m: nn.Module) -> str | None:
+    """The catalogue name of the activation module ``m``, or None."""
+    r = module_row(m)
+    return r.name if r is not None else None
+
+
+@lru_cache(maxsize=None)
+def function_rows() -> dict:
+    """``{callable: row}`` for every functional spelling of the catalogue (``F.relu``, ``torch.tanh_`` …)."""
+    return {fn: r for r in CATALOGUE for fn in r.function_objects()}
+
+
+@lru_cache(maxsize=None)
+def method_rows() -> dict:
+    """``{method name: row}`` for every ``Tensor`` method spelling (``"relu"``, ``"sigmoid_"`` …)."""
+    return {m: r for r in CATALOGUE for m in r.methods}
+
+
+_FAMILY = {"he_normal": "he", "glorot_normal": "xavier", "lecun_normal": "lecun"}
 
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation found after a layer: ``name`` (e.g. ``relu``), the leaky slope, and how it was found."""
+    """An activation found after a layer: ``name`` as initialization reads it (the leaky family —
+    leaky_relu, rrelu, prelu — as ``leaky_relu`` with its ``slope``), how it was found, and ``row``,
+    its own name in the catalogue."""
 
     name: str | None
     slope: float = 0.0
     found_by: str = "none"
+    row: str | None = None
 
     @property
     def family(self) -> str:
-        """``he``, ``xavier``, ``lecun`` or ``none`` — the rule ``initialize(scheme="auto")`` applies."""
-        if self.name in _HE_FAMILY:
-            return "he"
-        if self.name in _XAVIER_FAMILY:
-            return "xavier"
-        if self.name == "selu":
-            return "lecun"
-        return "none"
+        """``he``, ``xavier``, ``lecun`` or ``none`` — the rule ``initialize(scheme="auto")`` applies,
+        from the catalogue row's ``auto`` scheme."""
+        if self.name is None:
+            return "none"
+        return _FAMILY.get(catalogue_row(self.row or self.name).auto, "none")
 
     def label(self) -> str:
         if self.name is None:
@@ -75,33 +107,22 @@ class Activation:
         return f"{self.name}({self.slope:g})" if self.name == "leaky_relu" else self.name
 
 
-def activation_of_module(m: nn.Module) -> Activation | None:
-    """The activation an ``nn.Module`` applies, or None if it is not an elementwise activation; the
-    leaky family (LeakyReLU, RReLU at its mean slope, PReLU) as ``leaky_relu`` with its slope."""
-    if isinstance(m, nn.LeakyReLU):
-        return Activation("leaky_relu", float(m.negative_slope))
-    if isinstance(m, nn.RReLU):
-        return Activation("leaky_relu", (m.lower + m.upper) / 2)
-    if isinstance(m, nn.PReLU):
-        w = m.weight
-        slope = float(m.init) if w.is_meta else float(w.detach().float().mean())
-        return Activation("leaky_relu", slope)
-    name = activation_name(m)
-    return Activation(name) if name is not None else None
+def _from_row(r: ActivationRow, params: dict, found_by: str = "none") -> Activation:
+    if r.slope is not None:
+        return Activation("leaky_relu", r.slope(params), found_by, r.name)
+    return Activation(r.name, 0.0, found_by, r.name)
 
 
-_FUNCTIONS = {
-    F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.elu: "elu", F.celu: "celu", F.gelu: "gelu",
-    F.silu: "silu", F.mish: "mish", F.hardswish: "hardswish", F.softplus: "softplus", torch.tanh: "tanh",
-    F.tanh: "tanh", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.softsign: "softsign",
-    F.hardtanh: "hardtanh", F.hardsigmoid: "hardsigmoid", F.selu: "selu", torch.selu: "selu",
-    F.leaky_relu: "leaky_relu", F.relu_: "relu", torch.relu_: "relu",
-}
-_METHODS = {"relu": "relu", "relu_": "relu", "tanh": "tanh", "tanh_": "tanh", "sigmoid": "sigmoid",
-            "sigmoid_": "sigmoid"}
-_TRANSPARENT_FUNCS = {F.dropout, torch.flatten, F.layer_norm, F.batch_norm, F.group_norm, torch.reshape,
-                      operator.getitem, F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d,
-                      F.adaptive_avg_pool2d, F.adaptive_avg_pool1d}
+def activation_of_module(m: nn.Module, found_by: str = "none") -> Activation | None:
+    """The activation an ``nn.Module`` applies, or None if it is not an elementwise activation of the
+    catalogue; the leaky family (LeakyReLU, RReLU at its mean slope, PReLU) as ``leaky_relu``."""
+    r = module_row(m)
+    return _from_row(r, r.module_params(m), found_by) if r is not None else None
+
+
+_TRANSPARENT_FUNCS = {F.dropout, torch.flatten, *NORMALIZATION_FUNCTIONS, torch.reshape, operator.getitem,
+                      F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool2d,
+                      F.adaptive_avg_pool1d}
 _TRANSPARENT_METHODS = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze"}
 
 
@@ -113,31 +134,25 @@ def _fx_activations(model: nn.Module) -> dict[str, Activation] | None:
     except Exception:  # noqa: BLE001 - any tracing failure means "fall back to module order"
         return None
     modules = dict(gm.named_modules())
+    functions, methods = function_rows(), method_rows()
 
     def classify(node) -> tuple[str, Activation | None]:
         """('act', a) | ('stop', None) | ('pass', None)"""
         if node.op == "call_module":
             m = modules.get(node.target)
-            act = activation_of_module(m) if m is not None else None
+            act = activation_of_module(m, "fx") if m is not None else None
             if act is not None:
-                return "act", Activation(act.name, act.slope, "fx")
-            if isinstance(m, _TRANSPARENT):
-                return "pass", None
-            return "stop", None
+                return "act", act
+            return ("pass", None) if isinstance(m, _TRANSPARENT) else ("stop", None)
         if node.op == "call_function":
-            if node.target in _FUNCTIONS:
-                name = _FUNCTIONS[node.target]
-                slope = 0.0
-                if name == "leaky_relu":
-                    slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
-                    slope = float(slope) if isinstance(slope, (int, float)) else 0.01
-                return "act", Activation(name, slope, "fx")
-            if node.target in _TRANSPARENT_FUNCS:
-                return "pass", None
-            return "stop", None
+            r = functions.get(node.target)
+            if r is not None:
+                return "act", _from_row(r, r.call_params(node.args, node.kwargs), "fx")
+            return ("pass", None) if node.target in _TRANSPARENT_FUNCS else ("stop", None)
         if node.op == "call_method":
-            if node.target in _METHODS:
-                return "act", Activation(_METHODS[node.target], 0.0, "fx")
+            r = methods.get(node.target)
+            if r is not None:
+                return "act", _from_row(r, r.call_params(node.args, node.kwargs, method=True), "fx")
             if node.target in _TRANSPARENT_METHODS:
                 return "pass", None
         return "stop", None
@@ -174,9 +189,9 @@ def _order_activations(model: nn.Module) -> dict[str, Activation]:
         for other_name, other in leaves[i + 1:]:
             if other_name.startswith(name + "."):
                 continue  # a submodule of this layer (e.g. MultiheadAttention.out_proj)
-            act = activation_of_module(other)
+            act = activation_of_module(other, "module order")
             if act is not None:
-                result = Activation(act.name, act.slope, "module order")
+                result = act
                 break
             if not isinstance(other, _TRANSPARENT):
                 break
@@ -185,10 +200,13 @@ def _order_activations(model: nn.Module) -> dict[str, Activation]:
     for name, m in model.named_modules():
         if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
             fn = m.activation
-            act = activation_of_module(fn) if isinstance(fn, nn.Module) else (
-                Activation(_FUNCTIONS[fn]) if fn in _FUNCTIONS else None)
+            if isinstance(fn, nn.Module):
+                act = activation_of_module(fn, "module attribute")
+            else:
+                r = function_rows().get(fn)
+                act = _from_row(r, r.defaults(), "module attribute") if r is not None else None
             if act is not None:
-                found[f"{name}.linear1" if name else "linear1"] = Activation(act.name, act.slope, "module attribute")
+                found[f"{name}.linear1" if name else "linear1"] = act
             # what torch.nn's forward does after linear2: dropout and the residual sum, no activation
             found[f"{name}.linear2" if name else "linear2"] = Activation(None, 0.0, "module structure")
         if isinstance(m, nn.MultiheadAttention):  # out_proj's output is the attention's output

@@ -137,10 +137,14 @@ def execute(model: nn.Module, the_plan: InitPlan, *, seed: int | None = None, ge
     (or torch's global one). Rows that copy another parameter and zeroed padding rows are written after
     the draws. ``protect``: a parameter written before the last step that may fail is copied first,
     and every copy is put back (and the generators' states too) if anything raises."""
+    from ..distributed import check_model as check_sharded
+    from ..distributed import check_steps as check_sharded_steps
     from ..schemes.engine import batched
 
+    check_sharded(model, seed)  # DTensor parameters: a seed and placements initlab can split, before any write
     params = dict(model.named_parameters())
     steps = the_plan.write_steps()
+    check_sharded_steps(steps, params)
     if seed is not None:  # order does not change what a keyed stream draws
         steps = sorted((s for s in steps if s.final and not s.discard), key=lambda s: not may_fail(s))
     last_risky = max((i for i, s in enumerate(steps) if may_fail(s)), default=-1)
@@ -204,6 +208,10 @@ def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = None, rule
     """
     _check_randomness(seed, generator)
     check_bool("dry_run", dry_run)
+    from ..adapters import keras_model_adapter  # Keras models: initialized by initlab.adapters.keras_model
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.initialize(model, scheme, bias=bias, rules=rules, seed=seed, generator=generator,
+                                        dry_run=dry_run)
     the_plan = plan(model, scheme, bias=bias, rules=rules)
     warn_guessed(the_plan, "initialize")
     if dry_run:

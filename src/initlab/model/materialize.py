@@ -61,6 +61,8 @@ from typing import Any, Callable, Mapping
 import torch
 import torch.nn as nn
 
+from ..distributed import check_model as check_sharded
+from ..distributed import is_dtensor
 from ..errors import InitlabError
 from ..schemes.engine import derive_seed
 from .apply import check_writable, execute, warn_guessed
@@ -307,10 +309,16 @@ def materialize(model: nn.Module | Callable[[], nn.Module], scheme: Any = "auto"
     check_writable(model, the_plan, allow_meta=True)
     kept_rows = _check_recoverable(model, the_plan, kept)
     params = dict(model.named_parameters())
+    sharded = any(is_dtensor(p) for p in params.values())
+    if sharded:
+        check_sharded(model, seed)
 
     undo: list = []
     try:
-        registered = _allocate(model, kept, {id(params[row.name]) for row in kept_rows}, dev, undo)
+        if sharded:  # DTensor parameters (FSDP2 included): their own allocation, each rank its local shards
+            registered = _allocate_sharded(model, dev, undo)
+        else:
+            registered = _allocate(model, kept, {id(params[row.name]) for row in kept_rows}, dev, undo)
         params = dict(model.named_parameters())
         with torch.no_grad():
             for module in resettable:
@@ -329,7 +337,21 @@ def materialize(model: nn.Module | Callable[[], nn.Module], scheme: Any = "auto"
                     module.flatten_parameters()
     except BaseException:
         if given is not None:
-            for slots, name, previous in reversed(undo):
-                slots[name] = previous
+            for item in reversed(undo):
+                if callable(item):
+                    item()
+                else:
+                    slots, name, previous = item
+                    slots[name] = previous
         raise
     return model
+
+
+def _allocate_sharded(model: nn.Module, dev: torch.device, undo: list) -> set[int]:
+    """A model with DTensor parameters (placements, or FSDP2's ``fully_shard``): ``Module.to_empty`` gives
+    every parameter and buffer memory on ``dev`` — for a DTensor, its local shard only — keeping ties and
+    the sharding wrappers' own bookkeeping (FSDP2 re-registers its sharded parameters there). Undone by
+    moving the model back to meta. No parameter keeps a registered value."""
+    undo.append(lambda: model.to_empty(device="meta"))
+    model.to_empty(device=dev)
+    return set()

@@ -518,6 +518,9 @@ def plan(model: nn.Module, scheme: Any = "auto", bias: Any = None, rules: Mappin
     >>> p["0.weight"].scheme, p["0.bias"].scheme
     ('orthogonal', 'zeros')
     """
+    from ..adapters import keras_model_adapter  # Keras models: planned by initlab.adapters.keras_model
+    if (keras_adapter := keras_model_adapter(model)) is not None:
+        return keras_adapter.plan(model, scheme, bias=bias, rules=rules)
     if not isinstance(model, nn.Module):
         raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
     if isinstance(scheme, Mapping) and not _is_config(scheme):

@@ -8,7 +8,11 @@ Randomness comes from one of three sources, in this order:
    gives with the same generator.
 2. ``seed=`` — counter-based blocks: the flattened tensor (row-major order) is cut into blocks of
    :data:`BLOCK` elements, and block *i* draws from its own stream, seeded with
-   ``derive_seed(seed, key, i)``. The blocks are filled in parallel by a small thread pool
+   ``derive_seed(seed, key, i)``. A tensor of two or more dimensions and more than :data:`BLOCK`
+   elements is cut instead into tiles of its ``out × rest`` matrix (:data:`TILE` × :data:`TILE`, or
+   whole rows when the rows are narrow; :func:`tile_grid`), tile *i* again its own stream, so that
+   a shard along either dimension draws only its own tiles (:func:`fill_box_`, used by
+   :mod:`initlab.distributed`). The blocks are filled in parallel by a small thread pool
    (``torch.get_num_threads()`` threads, the caller included; torch and NumPy release the GIL
    while they compute). The values do not depend on the number of threads, on the order in which
    blocks are filled, or on which other tensors exist; ``key`` (e.g. a parameter's qualified name
@@ -81,7 +85,7 @@ from .._threads import torch_threads
 from ..errors import InitlabError
 from .spec import Distribution, normal_cdf
 
-__all__ = ["BLOCK", "batched", "derive_seed", "fill_", "sample_numpy", "check_tensor"]
+__all__ = ["BLOCK", "TILE", "batched", "derive_seed", "fill_", "fill_box_", "tile_grid", "sample_numpy", "check_tensor"]
 
 BLOCK = 1 << 20
 """Elements per independently seeded block (4 MiB of fp32)."""
@@ -615,8 +619,120 @@ def _flush(queue: dict) -> None:
     _run_fills(fills)
 
 
-def _fill_seeded_(tensor, law: _Law, seed: int, key: str) -> None:
-    job = _SeededFill(tensor, law, seed, key)
+# -- tiles and boxes: the seeded layout of large matrices, and any part of a tensor (initlab.distributed) ---
+TILE = 512
+"""Rows and columns of a tile: a matrix of more than :data:`BLOCK` elements is seeded in tiles of
+``TILE × TILE`` elements (2¹⁸), so that a shard along either dimension draws only its own tiles."""
+
+_TILE_ELEMS = TILE * TILE
+
+
+def tile_grid(shape) -> tuple[int, int, int, int]:
+    """``(R, C, TR, TC)``: the seeded layout of a tensor of ``shape``, seen as an R × C matrix (R the first
+    dimension, C the product of the others; a 1-D tensor is 1 × n) cut into tiles of TR × TC elements.
+    Tile (i, j) draws from block ``i · ⌈C/TC⌉ + j``'s stream, row-major inside the tile.
+
+    * at most :data:`BLOCK` elements, or one dimension: flat blocks of :data:`BLOCK` elements in row-major
+      order (one tile of the whole tensor; a 1-D tensor in pieces of BLOCK);
+    * larger matrices (and tensors such as conv weights, as out × rest): tiles of TILE × TILE, or of whole
+      rows of TILE²/C rows when C ≤ TILE, or TILE²/R columns when R < TILE.
+    """
+    n = math.prod(shape)
+    if len(shape) < 2:
+        return 1, n, 1, BLOCK
+    r = shape[0]
+    c = n // r if r else 0
+    if n <= BLOCK:
+        return r, c, max(r, 1), max(c, 1)
+    if c <= TILE:
+        return r, c, min(r, _TILE_ELEMS // c), c
+    tr = min(r, TILE)
+    return r, c, tr, min(c, max(TILE, _TILE_ELEMS // tr))
+
+
+class _BoxFill:
+    """Filling ``tensor`` with the box of shape ``tensor.shape`` at ``offset`` of the seeded values a tensor
+    of ``shape`` gets (the whole tensor when ``shape`` is its own): the tiles of :func:`tile_grid` that the
+    box meets are drawn (a tile wholly inside a contiguous destination in place, any other one in a
+    per-thread scratch of at most one tile) and their part of the box is copied. Same interface as
+    :class:`_SeededFill`: :meth:`fill_block` for each of :attr:`nblocks`, then :meth:`finish`."""
+
+    def __init__(self, tensor, law: _Law, seed: int, key: str, shape=None, offset=None):
+        import torch
+
+        self.tensor, self.law, self.seed, self.key = tensor, law, seed, key
+        shape = tuple(tensor.shape) if shape is None else tuple(shape)
+        offset = (0,) * len(shape) if offset is None else tuple(offset)
+        local = tuple(tensor.shape)
+        self.R, self.C, self.TR, self.TC = tile_grid(shape)
+        self.ntc = -(-self.C // self.TC) if self.C else 0
+        # the box in the grid's R × C view: rows [r0, r1) and columns [c0, c1) or an index array
+        if len(shape) < 2:
+            self.r0, self.r1 = 0, 1
+            c0, c1 = (offset[0], offset[0] + local[0]) if shape else (0, 1)
+            cols = None
+        else:
+            self.r0, self.r1 = offset[0], offset[0] + local[0]
+            inner = math.prod(shape[2:])
+            if all(o == 0 and s == full for o, s, full in zip(offset[2:], local[2:], shape[2:])):
+                c0, c1, cols = offset[1] * inner, (offset[1] + local[1]) * inner, None
+            else:  # a box cut inside dimensions 2, 3, …: its columns, in row-major (ascending) order
+                grids = np.ix_(*[np.arange(o, o + s) for o, s in zip(offset[1:], local[1:])])
+                cols = np.ravel_multi_index(grids, shape[1:]).reshape(-1)
+                c0, c1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)
+        self.c0, self.c1, self.cols = c0, c1, cols
+        self.ncols = (c1 - c0) if cols is None else cols.size
+        nrows = self.r1 - self.r0
+        if nrows <= 0 or self.ncols <= 0:
+            self.jobs = []
+        else:
+            tcs = (range(c0 // self.TC, (c1 - 1) // self.TC + 1) if cols is None
+                   else np.unique(cols // self.TC).tolist())
+            self.jobs = [(i, j) for i in range(self.r0 // self.TR, (self.r1 - 1) // self.TR + 1) for j in tcs]
+        self.nblocks = len(self.jobs)
+        work_t = _work_dtype(tensor.dtype)
+        direct = tensor.device.type == "cpu" and tensor.is_contiguous() and tensor.dtype == work_t
+        self.full = None if direct else torch.empty(tensor.numel(), dtype=work_t)  # cast/copied at the end
+        flat = tensor.detach().view(-1) if direct else self.full
+        self.dest = flat.numpy().reshape(nrows, self.ncols) if self.nblocks else None
+        self.clamp = None
+        if law.bounds is not None and tensor.dtype != work_t:
+            self.clamp = _inward_bounds(law.bounds[0], law.bounds[1], tensor.dtype)
+
+    def fill_block(self, b: int) -> None:
+        i, j = self.jobs[b]
+        tr0, tc0 = i * self.TR, j * self.TC
+        tr1, tc1 = min(self.R, tr0 + self.TR), min(self.C, tc0 + self.TC)
+        rows, width = tr1 - tr0, tc1 - tc0
+        in_place = (self.cols is None and tc0 == 0 and tc1 == self.C and self.c0 == 0 and self.c1 == self.C
+                    and tr0 >= self.r0 and tr1 <= self.r1)
+        if in_place:  # whole rows of a destination holding whole rows: contiguous
+            out = self.dest[tr0 - self.r0:tr1 - self.r0].reshape(-1)
+        else:
+            out = _scratch("tile", self.law.work, rows * width)
+        self.law.fill(out, _Stream(rng=_block_rng(self.seed, self.key, i * self.ntc + j)))
+        if in_place:
+            return
+        tile = out.reshape(rows, width)
+        a, z = max(tr0, self.r0), min(tr1, self.r1)
+        if self.cols is None:
+            lo, hi = max(tc0, self.c0), min(tc1, self.c1)
+            np.copyto(self.dest[a - self.r0:z - self.r0, lo - self.c0:hi - self.c0], tile[a - tr0:z - tr0, lo - tc0:hi - tc0])
+        else:
+            pos = np.nonzero((self.cols >= tc0) & (self.cols < tc1))[0]
+            self.dest[a - self.r0:z - self.r0, pos] = tile[a - tr0:z - tr0][:, self.cols[pos] - tc0]
+
+    def finish(self) -> None:
+        import torch
+
+        if self.full is not None:
+            self.tensor.copy_(self.full.view(self.tensor.shape))
+        if self.clamp is not None:
+            self.tensor.clamp_(*self.clamp)
+
+
+def _queue_or_run(job, tensor) -> None:
+    """Run ``job`` now, or queue it on ``tensor``'s memory inside :func:`batched`."""
     queue = getattr(_local, "queue", None)
     if queue is None:
         _run_fills([job])
@@ -625,6 +741,46 @@ def _fill_seeded_(tensor, law: _Law, seed: int, key: str) -> None:
     if storage in queue:  # a second fill of the same memory: keep the order of the calls
         _flush(queue)
     queue.setdefault(storage, []).append(job)
+
+
+def fill_box_(tensor, dist: Distribution, *, seed: int, key: str, shape, offset) -> None:
+    """Fill ``tensor`` with the part at ``offset`` (one start index per dimension) of the values
+    ``fill_(torch.empty(shape), dist, seed=seed, key=key)`` would draw: only the tiles that part meets
+    are drawn. i.i.d. families (normal, uniform, truncated normal) only; queued inside :func:`batched`.
+
+    >>> import torch, initlab
+    >>> from initlab.schemes.engine import fill_box_
+    >>> dist = initlab.he_normal().distribution((2048, 1024))
+    >>> whole = initlab.he_normal()(torch.empty(2048, 1024), seed=0, key="w")
+    >>> part = torch.empty(2048, 512)
+    >>> fill_box_(part, dist, seed=0, key="w", shape=(2048, 1024), offset=(0, 512))
+    >>> torch.equal(part, whole[:, 512:])
+    True
+    """
+    if dist.family not in IID or dist.family == "constant":
+        raise InitlabError(f"dist: got family {dist.family!r}; allowed: normal, uniform, truncated_normal "
+                           "(drawn tile by tile)")
+    shape, offset = tuple(shape), tuple(offset)
+    if len(offset) != len(shape) or len(tensor.shape) != len(shape) or any(
+            o < 0 or o + s > full for o, s, full in zip(offset, tensor.shape, shape)):
+        raise InitlabError(f"offset: got {offset} for a part of shape {tuple(tensor.shape)}; allowed: a box "
+                           f"inside the shape {shape}")
+    derive_seed(seed)
+    if tensor.numel() == 0:
+        return
+    import torch
+
+    with torch.no_grad():
+        _queue_or_run(_BoxFill(tensor, _Law(dist, _np_dtype(_work_dtype(tensor.dtype))), seed, key, shape, offset),
+                      tensor)
+# -- end tiles and boxes -------------------------------------------------------------------------------
+
+
+def _fill_seeded_(tensor, law: _Law, seed: int, key: str) -> None:
+    if len(tensor.shape) >= 2 and tensor.numel() > BLOCK:  # tiles (see tile_grid)
+        _queue_or_run(_BoxFill(tensor, law, seed, key), tensor)
+        return
+    _queue_or_run(_SeededFill(tensor, law, seed, key), tensor)
 
 
 # -- i.i.d. families with a generator (sequential) --------------------------------------------------------
@@ -889,6 +1045,14 @@ def fill_(tensor, dist: Distribution, *, generator=None, seed: int | None = None
         derive_seed(seed)  # validates
     if tensor.is_meta or tensor.numel() == 0:
         return tensor
+    # -- distributed: a DTensor is filled shard by shard, each rank its own part (initlab.distributed)
+    from ..distributed import is_dtensor
+
+    if is_dtensor(tensor):
+        from ..distributed import fill_dtensor_
+
+        return fill_dtensor_(tensor, dist, generator=generator, seed=seed, key=key)
+    # -- end distributed
     queue = getattr(_local, "queue", None)
     queued = seed is not None and dist.family in IID and dist.family != "constant"
     if queue and not queued and _storage_key(tensor) in queue:

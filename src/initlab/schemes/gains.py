@@ -57,39 +57,21 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
+# -- activation names: derived from the catalogue (initlab/activations.py), the one place to add one --
+def _callable_names() -> tuple[str, ...]:
+    from ..activations import REQUIRED, find_row, names
+
+    return tuple(n for n in names() if all(p.default is not REQUIRED for p in find_row(n)[0].params))
+
+
+ACTIVATIONS = _callable_names()
+
+
 def _activations():
-    import torch
-    import torch.nn.functional as F
+    from ..activations import activation_callable
 
-    return {
-        "identity": lambda x: x,
-        "linear": lambda x: x,
-        "relu": F.relu,
-        "leaky_relu": F.leaky_relu,
-        "prelu": lambda x: F.leaky_relu(x, 0.25),
-        "relu6": F.relu6,
-        "elu": F.elu,
-        "selu": F.selu,
-        "celu": F.celu,
-        "gelu": F.gelu,
-        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-        "silu": F.silu,
-        "swish": F.silu,
-        "mish": F.mish,
-        "softplus": F.softplus,
-        "softsign": F.softsign,
-        "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid,
-        "hardtanh": F.hardtanh,
-        "hardswish": F.hardswish,
-        "hardsigmoid": F.hardsigmoid,
-        "sin": torch.sin,
-    }
-
-
-ACTIVATIONS = ("identity", "linear", "relu", "leaky_relu", "prelu", "relu6", "elu", "selu", "celu", "gelu",
-               "gelu_tanh", "silu", "swish", "mish", "softplus", "softsign", "tanh", "sigmoid", "hardtanh",
-               "hardswish", "hardsigmoid", "sin")
+    return {name: activation_callable(name) for name in ACTIVATIONS}
+# -- end of the catalogue-derived names --------------------------------------------------------------
 
 
 def activation_fn(activation: str | Callable, negative_slope: float | None = None) -> Callable:
@@ -99,9 +81,9 @@ def activation_fn(activation: str | Callable, negative_slope: float | None = Non
     name = str(activation).lower()
     table = _activations()
     if name == "leaky_relu" and negative_slope is not None:
-        import torch.nn.functional as F
+        from ..activations import activation_callable
 
-        return lambda x: F.leaky_relu(x, negative_slope)
+        return activation_callable(name, {"negative_slope": negative_slope})
     if name not in table:
         raise InitlabError(f"activation: got {activation!r}; allowed: {', '.join(ACTIVATIONS)} or a callable"
                            f"{suggest(name, ACTIVATIONS)}")

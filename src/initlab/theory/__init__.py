@@ -6,9 +6,10 @@ the correlation map, the depth scales ξ_q and ξ_c, the edge of chaos, the phas
 layer-by-layer predictions for a chain of layers or for an actual ``nn.Sequential``.
 """
 
-from .meanfield import (Prediction, chi1, correlation_map, critical_sigma_w, depth_scales, fixed_point,
-                        phase_diagram, predict, variance_map)
+from .meanfield import (CriticalPoint, Prediction, chi1, correlation_map, critical_point, critical_sigma_w,
+                        depth_scales, fixed_point, phase_diagram, predict, variance_map)
 from .model import predict_model
 
 __all__ = ["variance_map", "fixed_point", "chi1", "correlation_map", "depth_scales", "critical_sigma_w",
+           "critical_point", "CriticalPoint",
            "predict", "Prediction", "predict_model", "phase_diagram"]

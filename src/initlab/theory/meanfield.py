@@ -42,12 +42,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import InitlabError, check_positive
+from ..activations import find_row
+from ..errors import InitlabError, check_int, check_number, check_positive, fail
 from ..schemes.gains import activation_fn
 from .quadrature import cut_rule, gauss_rule, inner_rule
 
 __all__ = ["variance_map", "fixed_point", "chi1", "correlation_map", "depth_scales", "critical_sigma_w",
-           "predict", "Prediction", "phase_diagram"]
+           "critical_point", "CriticalPoint", "predict", "Prediction", "phase_diagram"]
 
 _Z, _W = gauss_rule()
 _Q_INF = 1e30  # where an expectation "at q = ∞" is evaluated (the q → ∞ limit, to ~1e-15 for ReLU-like φ)
@@ -61,8 +62,13 @@ _CHUNK = 4096  # rows of quadrature nodes evaluated per torch call
 # --------------------------------------------------------------------------- activations and checks
 
 
-_KINKS = {"relu6": (6.0,), "hardtanh": (-1.0, 1.0), "hardsigmoid": (-3.0, 3.0), "hardswish": (-3.0, 3.0)}
-"""Non-smooth points away from 0 of named activations (0 is always a panel edge of the rules)."""
+def _kinks(activation) -> tuple[float, ...]:
+    """Non-smooth points away from 0 of a named activation, from the catalogue (0 is always a panel
+    edge of the rules); none for a callable."""
+    if not isinstance(activation, str):
+        return ()
+    hit = find_row(activation)
+    return hit[0].kink_points(hit[1]) if hit is not None else ()
 
 
 class _Phi:
@@ -80,15 +86,16 @@ class _Phi:
         else:
             self.name = getattr(activation, "__name__", None) or type(activation).__name__
         if kinks is None:
-            kinks = _KINKS.get(activation.lower(), ()) if isinstance(activation, str) else ()
+            kinks = _kinks(activation)
         self.kinks = tuple(float(k) for k in kinks if k != 0)
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         y = self.fn(x)
         if not isinstance(y, torch.Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise InitlabError(f"activation: {self.name!r} must map a float64 tensor of shape {tuple(x.shape)} "
-                               f"elementwise to a tensor of the same shape; got {got}")
+            raise InitlabError(f"activation: got {self.name!r}, which maps a float64 tensor of shape "
+                               f"{tuple(x.shape)} to {got}; allowed: an elementwise callable (a tensor of the same "
+                               "shape out)")
         return y.to(torch.float64)
 
     def value(self, x: np.ndarray) -> np.ndarray:
@@ -107,11 +114,7 @@ class _Phi:
 
 
 def _number(arg: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a finite number")
-    if not math.isfinite(float(value)):
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a finite number")
-    return float(value)
+    return check_number(arg, float(value) if isinstance(value, np.floating) else value)
 
 
 def _nonneg(arg: str, value) -> float:
@@ -256,8 +259,8 @@ def _fixed_points(phi: _Phi, sw2: np.ndarray, sb2: np.ndarray, q0: float, tol: f
         nonlocal evals
         evals += 1
         if evals > max_iter:
-            raise InitlabError(f"max_iter: got {max_iter}; the fixed-point search needed more q-map evaluations "
-                               "(allowed: a larger max_iter)")
+            raise InitlabError(f"max_iter: got {max_iter}; allowed: a larger max_iter (the fixed-point search "
+                               "needed more q-map evaluations)")
         v = sw2[idx] * _second_moment(phi, q) + sb2[idx]
         return np.where(np.isfinite(v), v - q, np.inf)
 
@@ -329,9 +332,7 @@ def fixed_point(activation, sigma_w: float, sigma_b: float = 0.0, q0: float = 1.
 
 
 def _count(arg: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
+    return check_int(arg, value, minimum=minimum)
 
 
 # --------------------------------------------------------------------------- χ₁
@@ -344,7 +345,13 @@ def chi1(activation, sigma_w: float, sigma_b: float = 0.0, q: float | None = Non
     At the fixed point ``q*`` of :func:`fixed_point` (from ``q0 = 1``) unless ``q`` is given.
     χ₁ is the slope of the correlation map at c = 1 and the per-layer factor of the
     back-propagated gradient variance: ``< 1`` ordered (vanishing), ``> 1`` chaotic (exploding).
-    Where ``q* = inf`` the value is the ``q → ∞`` limit (evaluated at q = 1e30).
+    Where the variance grows without bound there is no finite fixed point (:func:`fixed_point`
+    returns ``inf``: ReLU at σ_w² = 2 with σ_b > 0, or σ_w² > 2); then, and for ``q=math.inf``, the
+    value is the ``q → ∞`` limit (evaluated at q = 1e30), the factor a layer applies to gradients
+    while the variance keeps growing.
+
+    >>> chi1("relu", sigma_w=2 ** 0.5, sigma_b=0.3, q=fixed_point("relu", 2 ** 0.5, 0.3))  # q* = inf
+    1.0
 
     >>> round(chi1("relu", sigma_w=1.0), 12)  # σ_w²/2, for any q
     0.5
@@ -353,9 +360,9 @@ def chi1(activation, sigma_w: float, sigma_b: float = 0.0, q: float | None = Non
     sw2, sb2 = _squares(sigma_w, sigma_b)
     if q is None:
         q = _fixed_points(phi, np.array([sw2]), np.array([sb2]), 1.0, 1e-10, 10000)[0]
-    else:
+    elif not (isinstance(q, numbers.Real) and not isinstance(q, bool) and q == math.inf):
         q = _nonneg("q", q)
-    return float(sw2 * _stats(phi, np.array([q]))["dphi2"][0])
+    return float(sw2 * _stats(phi, np.array([float(q)]))["dphi2"][0])
 
 
 # --------------------------------------------------------------------------- the correlation map
@@ -411,8 +418,9 @@ def correlation_map(c, q: float, activation, sigma_w: float, sigma_b: float = 0.
         raise InitlabError(f"c: got {c!r}; allowed: correlations in [-1, 1]")
     q_next = sw2 * _second_moment(phi, np.array([q]))[0] + sb2
     if not q_next > 0:
-        raise InitlabError(f"q: got {q!r}; with sigma_w = {sigma_w!r}, sigma_b = {sigma_b!r} the next layer's "
-                           f"variance V(q) = {float(q_next)!r}, so correlations are undefined; allowed: V(q) > 0")
+        raise InitlabError(f"q: got {q!r}; allowed: a q with V(q) > 0 (with sigma_w = {sigma_w!r}, sigma_b = "
+                           f"{sigma_b!r} the next layer's variance V(q) = {float(q_next)!r}, so correlations are "
+                           "undefined)")
     out = np.array([_cmap(phi, float(ci), q, sw2, sb2, q_next) for ci in arr.reshape(-1)]).reshape(arr.shape)
     return float(out) if out.ndim == 0 else out
 
@@ -502,57 +510,134 @@ def _chi1_at_fixed_points(phi: _Phi, sw2: np.ndarray, sb2: np.ndarray) -> tuple[
     return sw2 * _stats(phi, q)["dphi2"], q
 
 
-def _critical_sw2(phi: _Phi, sb2: np.ndarray) -> np.ndarray:
-    """Batched critical σ_w² (χ₁ = 1) for each σ_b²; ``nan`` where none lies in [4⁻¹⁰, 4¹⁵]."""
-    n = sb2.size
+_Q_BRANCH = 1e-6  # where the branch of fixed points q* → 0⁺ is tested for stability
+_STABLE_TOL = 1e-9  # V'(q*) ≤ 1 + this counts as stable (the ReLU map has V' = 1 exactly)
 
-    def f(sw2, idx):
-        return _chi1_at_fixed_points(phi, sw2, sb2[idx])[0] - 1.0
 
-    result = np.full(n, np.nan)
-    near = np.ones(n)
-    fnear = f(near, np.arange(n))
-    up = fnear < 0
-    far, ffar = near.copy(), fnear.copy()
-    searching = np.ones(n, dtype=bool)
-    for _ in range(15):
-        idx = np.flatnonzero(searching)
-        if idx.size == 0:
-            break
-        p = np.where(up[idx], near[idx] * 4.0, near[idx] / 4.0)
-        fp = f(p, idx)
-        closes = np.where(up[idx], fp >= 0, fp < 0)
-        far[idx[closes]], ffar[idx[closes]] = p[closes], fp[closes]
-        near[idx[~closes]], fnear[idx[~closes]] = p[~closes], fp[~closes]
-        searching[idx[closes]] = False
-        searching[idx[~closes & (up[idx] & (p >= 4.0 ** 15) | ~up[idx] & (p <= 4.0 ** -10))]] = False
-    idx = np.flatnonzero(np.isfinite(ffar) & (np.sign(ffar) != np.sign(fnear)) | (ffar == 0))
+@dataclass(frozen=True)
+class CriticalPoint:
+    """A point of the edge of chaos: at ``sigma_w`` (and ``sigma_b``) the variance map has the fixed
+    point ``q_star`` with ``chi1`` = 1, and it is stable: ``map_slope`` = V'(q*) ≤ 1."""
+
+    activation: str
+    sigma_b: float
+    sigma_w: float
+    q_star: float
+    chi1: float
+    map_slope: float
+
+
+class _NoEdge(Exception):
+    """Why no stable fixed point has χ₁ = 1 (the message of the user-facing error)."""
+
+
+def _critical(phi: _Phi, sb2: float) -> tuple[float, float, float, float]:
+    """``(σ_w², q*, χ₁, V'(q*))`` of the stable edge of chaos at σ_b², or :class:`_NoEdge`.
+
+    The fixed points are parametrized by q: q is fixed at ``σ_w²(q) = (q − σ_b²)/E[φ(√q z)²]``, where
+    ``χ₁(q) = σ_w²(q)·E[φ'²]`` and ``V'(q) = σ_w²(q)·dE[φ²]/dq``. Candidates: the roots of χ₁(q) = 1
+    on q ∈ (σ_b², 10¹⁰] (bracketed on a grid of 4 points per decade, solved to relative 1e-13), and at
+    σ_b = 0 for φ(0) = 0 the limit q* → 0⁺ (σ_w² = 1/E[φ'(0)²], where χ₁ → 1). A candidate counts
+    when it is stable, V'(q*) ≤ 1 (for q* → 0⁺: at q = 1e-6 on the branch; V' = 1 is accepted: a
+    piecewise-linear φ that vanishes at its kinks has V' = χ₁, the ReLU map every q fixed); of those,
+    the smallest σ_w² is the answer.
+    """
+    found: list[tuple[float, float, float, float]] = []
+    unstable: list[tuple[float, float, float]] = []
+    if sb2 == 0.0 and phi.value(np.zeros(1))[0] == 0.0:
+        st0 = _stats(phi, np.array([0.0, _Q_BRANCH]))
+        if st0["dphi2"][0] > 0:
+            sw2_0 = 1.0 / st0["dphi2"][0]
+            branch = _Q_BRANCH / st0["second"][1] * st0["slope"][1]
+            if branch <= 1.0 + _STABLE_TOL:
+                found.append((sw2_0, 0.0, 1.0, sw2_0 * st0["slope"][0]))
+            else:
+                unstable.append((sw2_0, 0.0, branch))  # V'(q) > 1 just above 0: q* = 0 repels
+    q = sb2 + np.geomspace(max(sb2, 1.0) * 1e-6, 1e10, 4 * 16 + 1)
+
+    def g(x, _=None):
+        st = _stats(phi, x)
+        return (x - sb2) * st["dphi2"] - st["second"]
+
+    gq = g(q)
+    tiny = 1e-12 * np.abs(_stats(phi, q)["second"])
+    sign = np.where(np.abs(gq) <= tiny, 0.0, np.sign(gq))
+    idx = np.flatnonzero((sign[:-1] * sign[1:]) < 0)
     if idx.size:
-        lo, hi = np.minimum(near[idx], far[idx]), np.maximum(near[idx], far[idx])
-        flo, fhi = np.where(up[idx], fnear[idx], ffar[idx]), np.where(up[idx], ffar[idx], fnear[idx])
-        result[idx] = _solve_brackets(lambda x, sub: f(x, idx[sub]), lo, hi, flo, fhi, 1e-13)
-    return result
+        roots = _solve_brackets(g, q[idx], q[idx + 1], gq[idx], gq[idx + 1], 1e-13)
+        st = _stats(phi, roots)
+        sw2 = (roots - sb2) / st["second"]
+        for r, w, x1, v1 in zip(roots, sw2, sw2 * st["dphi2"], sw2 * st["slope"]):
+            if v1 <= 1.0 + _STABLE_TOL:
+                found.append((w, r, x1, v1))
+            else:
+                unstable.append((w, r, v1))
+    if found:
+        return min(found)
+    if unstable:
+        w, r, v1 = min(unstable)
+        where = (f"q* → 0 (V'(q) = {v1:.9g} > 1 at q = {_Q_BRANCH:g})" if r == 0.0 else
+                 f"q* = {r:.6g} (V'(q*) = {v1:.6g} > 1)")
+        raise _NoEdge(f"χ₁ = 1 only at unstable fixed points: at σ_w = {math.sqrt(w):.6g}, {where}; the variance "
+                      "moves away from them")
+    top = _stats(phi, q[-1:])
+    x_top = (q[-1] - sb2) * top["dphi2"][0] / top["second"][0]
+    if abs(x_top - 1.0) < 1e-3:
+        raise _NoEdge("χ₁ < 1 at every finite fixed point and reaches 1 only as q* → ∞, where there is no fixed "
+                      "point (so it is for ReLU, leaky ReLU and the identity at σ_b > 0: their edge of chaos is "
+                      "the single point σ_b = 0; Hayou et al. 2019)")
+    raise _NoEdge("χ₁ = 1 at no fixed point q* in (σ_b², 1e10]")
+
+
+def critical_point(activation, sigma_b: float = 0.0, *, negative_slope: float | None = None) -> CriticalPoint:
+    r"""The edge of chaos at ``sigma_b``: the weight scale σ_w at which the variance map has a **stable**
+    fixed point q* with χ₁(q*) = 1 (Poole et al. 2016; Schoenholz et al. 2017).
+
+    Found along the curve of fixed points (see :func:`_critical`): every q > σ_b² is the fixed point of
+    ``σ_w²(q) = (q − σ_b²)/E[φ(√q z)²]``, with ``χ₁(q) = σ_w²(q) E[φ'(√q z)²]`` and map slope
+    ``V'(q) = σ_w²(q) dE[φ²]/dq``; the answer is a root of χ₁(q) = 1 with V'(q) ≤ 1 (the smallest
+    σ_w² if several), or, at σ_b = 0 for φ(0) = 0, the limit q* → 0⁺, σ_w² = 1/E[φ'(0)²], when the
+    fixed points near 0 are stable (tanh: σ_w = 1; ReLU: σ_w² = 2, where every q is fixed).
+
+    Where no stable fixed point has χ₁ = 1 the answer is an :class:`~initlab.errors.InitlabError`
+    that says why: ReLU and other positively homogeneous φ with σ_b > 0 (χ₁ = 1 − σ_b²/q* < 1 at every
+    finite fixed point; at σ_w² = 2 the variance grows without bound — Hayou et al. 2019); GELU and
+    SiLU at small σ_b, whose fixed points with χ₁ = 1 are unstable.
+
+    >>> p = critical_point("tanh", sigma_b=0.05 ** 0.5)
+    >>> round(p.sigma_w ** 2, 4), round(p.q_star, 4), round(p.chi1, 10), p.map_slope < 1
+    (1.761, 0.57, 1.0, True)
+    """
+    phi = _Phi(activation, negative_slope)
+    sb = _nonneg("sigma_b", sigma_b)
+    try:
+        sw2, q, x1, slope = _critical(phi, sb * sb)
+    except _NoEdge as why:
+        raise fail("sigma_b", sigma_b, f"a sigma_b at which {phi.name!r} has an edge of chaos: {why}") from None
+    return CriticalPoint(phi.name, sb, math.sqrt(sw2), float(q), float(x1), float(slope))
 
 
 def critical_sigma_w(activation, sigma_b: float = 0.0, *, negative_slope: float | None = None) -> float:
-    r"""The weight scale σ_w at the edge of chaos, where χ₁(q*) = 1 (Poole et al. 2016; Schoenholz et al. 2017).
-
-    χ₁ is taken at the fixed point q*(σ_w) of :func:`fixed_point` (from q0 = 1). From σ_w² = 1 the
-    search steps by factors of 4 — up while χ₁ < 1, down while χ₁ ≥ 1, within [4⁻¹⁰, 4¹⁵] — until
-    ``χ₁ − 1`` changes sign, then solves by regula falsi (Illinois) to relative 1e-13 in σ_w². Where
-    χ₁ grows with σ_w (the usual case) the root is unique. ReLU: σ_w² = 2 for every σ_b; tanh:
-    σ_w² = 1 at σ_b = 0 and 1.76095… at σ_b² = 0.05 (Schoenholz et al. 2017: ≈ 1.76).
+    r"""The weight scale σ_w at the edge of chaos: :func:`critical_point`'s σ_w, where the variance
+    map has a stable fixed point q* with χ₁(q*) = 1 (Poole et al. 2016; Schoenholz et al. 2017).
+    ReLU: σ_w² = 2 at σ_b = 0 (He et al. 2015); tanh: σ_w² = 1 at σ_b = 0 and 1.76095… at
+    σ_b² = 0.05 (Schoenholz et al. 2017: ≈ 1.76). Where there is none, an error says why.
 
     >>> round(critical_sigma_w("relu") ** 2, 10)
     2.0
     """
-    phi = _Phi(activation, negative_slope)
-    sb2 = _nonneg("sigma_b", sigma_b) ** 2
-    sw2 = _critical_sw2(phi, np.array([sb2]))[0]
-    if not math.isfinite(sw2):
-        raise InitlabError(f"activation: got {phi.name!r}; χ₁ = 1 has no solution for σ_w² in [4^-10, 4^15] at "
-                           f"sigma_b = {sigma_b!r} (allowed: an activation with an edge of chaos)")
-    return math.sqrt(sw2)
+    return critical_point(activation, sigma_b, negative_slope=negative_slope).sigma_w
+
+
+def _critical_sw2(phi: _Phi, sb2: np.ndarray) -> np.ndarray:
+    """Batched critical σ_w² for each σ_b² (``nan`` where there is no stable edge of chaos)."""
+    out = np.full(sb2.size, np.nan)
+    for i, b in enumerate(sb2):
+        try:
+            out[i] = _critical(phi, float(b))[0]
+        except _NoEdge:
+            pass
+    return out
 
 
 def phase_diagram(activation, sigma_w2_grid, sigma_b2_grid, *, negative_slope: float | None = None) -> dict:
@@ -561,12 +646,13 @@ def phase_diagram(activation, sigma_w2_grid, sigma_b2_grid, *, negative_slope: f
 
     Returns a dict: ``activation`` (its name) and NumPy arrays ``sigma_w2`` (n_w,), ``sigma_b2``
     (n_b,), ``chi1`` and ``q_star`` of shape ``(n_b, n_w)`` (row = σ_b², column = σ_w²; χ₁ at the
-    fixed point q*, as in :func:`chi1`), and ``critical_sigma_w2`` (n_b,): the σ_w² where χ₁ = 1 for
-    each σ_b² (:func:`critical_sigma_w` squared; ``nan`` where there is none) — the phase boundary.
+    fixed point q*, as in :func:`chi1`), and ``critical_sigma_w2`` (n_b,): the σ_w² where χ₁ = 1 at a
+    stable fixed point for each σ_b² (:func:`critical_sigma_w` squared; ``nan`` where there is none,
+    e.g. ReLU at σ_b > 0, whose χ₁ still crosses 1 at σ_w² = 2 with q* = ∞).
 
     >>> d = phase_diagram("relu", [1.0, 2.0, 3.0], [0.0, 0.1])
-    >>> d["chi1"].round(12).tolist(), d["critical_sigma_w2"].round(10).tolist()
-    ([[0.5, 1.0, 1.5], [0.5, 1.0, 1.5]], [2.0, 2.0])
+    >>> d["chi1"].round(12).tolist(), d["critical_sigma_w2"].round(10).tolist()  # ReLU: σ_b = 0 only
+    ([[0.5, 1.0, 1.5], [0.5, 1.0, 1.5]], [2.0, nan])
     """
     phi = _Phi(activation, negative_slope)
     sw2 = _grid("sigma_w2_grid", sigma_w2_grid)

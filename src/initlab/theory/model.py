@@ -14,14 +14,15 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError
-from ..model.activations import ACTIVATION_MODULES
+from ..activations import CATALOGUE
+from ..model.activations import module_row
 from .meanfield import _Q_INF, _at_infinity, _nodes, _nonneg, _Phi
 
 __all__ = ["predict_model", "ELEMENTWISE", "SKIPPED"]
 
-ELEMENTWISE = (*(cls for cls, name in ACTIVATION_MODULES if name != "rrelu"),  # RReLU draws its slopes
-               nn.LogSigmoid, nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold)
-"""Activation modules :func:`predict_model` understands: deterministic and elementwise."""
+ELEMENTWISE = tuple(cls for r in CATALOGUE if r.theory for cls in r.module_classes())
+"""Activation modules :func:`predict_model` understands: the catalogue's rows that theory supports
+(deterministic and elementwise; not RReLU, which draws its slopes)."""
 
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 SKIPPED = (nn.Identity, nn.Flatten, nn.Unflatten, *_DROPOUT, nn.AlphaDropout, nn.FeatureAlphaDropout)
@@ -33,8 +34,8 @@ def _as_function(name: str, m: nn.Module):
     if isinstance(m, nn.PReLU):
         w = m.weight.detach()
         if w.numel() != 1:
-            raise InitlabError(f"model: module {name!r} (PReLU with {w.numel()} slopes) has a different activation "
-                               "per unit; allowed: PReLU with num_parameters=1")
+            raise InitlabError(f"model: got module {name!r} (PReLU with {w.numel()} slopes, a different activation "
+                               "per unit); allowed: PReLU with num_parameters=1")
         slope = float(w.to(torch.float64).reshape(()))
         return lambda x: torch.nn.functional.leaky_relu(x, slope)
     forward = type(m).forward
@@ -43,16 +44,10 @@ def _as_function(name: str, m: nn.Module):
 
 
 def _kinks(m: nn.Module) -> tuple[float, ...]:
-    """Points where the activation module ``m`` has a kink (a panel edge for the quadrature)."""
-    if isinstance(m, nn.Hardtanh):  # ReLU6 included
-        return (float(m.min_val), float(m.max_val))
-    if isinstance(m, (nn.Hardsigmoid, nn.Hardswish)):
-        return (-3.0, 3.0)
-    if isinstance(m, (nn.Softshrink, nn.Hardshrink)):
-        return (-float(m.lambd), float(m.lambd))
-    if isinstance(m, nn.Threshold):
-        return (float(m.threshold),)
-    return ()
+    """Points where the activation module ``m`` has a kink (a panel edge for the quadrature), from
+    its catalogue row and the module's parameters."""
+    r = module_row(m)
+    return r.kink_points(r.module_params(m)) if r is not None else ()
 
 
 def _compose(functions):
@@ -158,14 +153,14 @@ def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
         block = blocks[-1]
         if isinstance(m, nn.Linear):
             if isinstance(m.weight, nn.parameter.UninitializedParameter):
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is not initialized yet; "
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}), not initialized yet; "
                                    "allowed: materialized layers (run one forward pass first)")
             linears.append((name, m))
             blocks.append(_Block())
         elif isinstance(m, ELEMENTWISE):
             if block.dropout_scale != 1.0:
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) follows a dropout module in training "
-                                   "mode; allowed: dropout after the activations of a block, or model.eval()")
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) after a dropout module in "
+                                   "training mode; allowed: dropout after the activations of a block, or model.eval()")
             if not block.functions:
                 block.kinks = _kinks(m)
             block.functions.append(_as_function(name, m))
@@ -173,19 +168,19 @@ def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
         elif isinstance(m, _DROPOUT):
             if m.training and m.p > 0:
                 if m.p >= 1:
-                    raise InitlabError(f"model: module {name!r} ({type(m).__name__}) has p={m.p}; "
+                    raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) with p={m.p}; "
                                        "allowed: p < 1 (or eval mode)")
                 block.dropout_scale /= 1.0 - m.p
         elif isinstance(m, (nn.AlphaDropout, nn.FeatureAlphaDropout)):
             if m.training and m.p > 0:
-                raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is in training mode; "
+                raise InitlabError(f"model: got module {name!r} ({type(m).__name__}) in training mode; "
                                    "allowed: alpha dropout in eval mode (call model.eval())")
         elif isinstance(m, SKIPPED):
             continue
         else:
             allowed = "nn.Linear, " + ", ".join(c.__name__ for c in ELEMENTWISE + SKIPPED)
-            raise InitlabError(f"model: module {name!r} ({type(m).__name__}) is not supported by the mean-field "
-                               f"chain prediction; allowed: {allowed}")
+            raise InitlabError(f"model: got module {name!r} ({type(m).__name__}), which the mean-field chain "
+                               f"prediction does not support; allowed: {allowed}")
     if not linears:
         raise InitlabError(f"model: got a {type(model).__name__} without nn.Linear layers; "
                            "allowed: a chain with at least one nn.Linear")

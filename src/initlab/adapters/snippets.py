@@ -1,0 +1,117 @@
+"""The Keras code that reproduces a setting — for the report, which shows it beside each claim.
+
+:func:`keras_lines` needs no Keras: it only writes text. A scheme with an exact Keras built-in
+equivalent is written with Keras's own initializers (a string such as ``'glorot_uniform'`` where
+Keras's string means exactly that law, else the class, e.g. initlab's untruncated ``he_normal`` as
+``VarianceScaling(scale=2.0, mode='fan_in', distribution='untruncated_normal')``); any other
+scheme as ``initlab.keras.get(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import check_int, fail
+from ..schemes import registry
+from ..schemes.initializers import VarianceScaling
+from .equivalence import KERAS
+
+__all__ = ["keras_lines", "keras_initializer_code", "KERAS_ACTIVATIONS"]
+
+KERAS_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "elu": "elu", "celu": "celu", "selu": "selu", "gelu": "gelu",
+                     "silu": "silu", "mish": "mish", "hardswish": "hard_silu", "softplus": "softplus", "tanh": "tanh",
+                     "sigmoid": "sigmoid", "softsign": "softsign", "hardsigmoid": "hard_sigmoid",
+                     "hardtanh": "hard_tanh", "linear": None, "identity": None, "none": None}
+"""initlab's activation names → Keras's ``activation=`` strings (``leaky_relu`` is written as a
+``LeakyReLU`` layer, since Keras's string means slope 0.2 and PyTorch's default is 0.01)."""
+
+_KERAS_DIST = {"normal": "untruncated_normal", "truncated_normal": "truncated_normal", "uniform": "uniform"}
+
+
+def _args(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _variance_scaling(vs: VarianceScaling) -> str | None:
+    if vs.mode not in ("fan_in", "fan_out", "fan_avg"):
+        return None  # Keras has no fan_geo_avg
+    dist = _KERAS_DIST[vs.distribution_ if vs.distribution_ != "untruncated_normal" else "normal"]
+    scale = float(f"{float(vs.scale):.12g}")  # gain² written as Keras users write it: 2.0, not 2.0000000000000004
+    return f"keras.initializers.VarianceScaling({_args({'scale': scale, 'mode': vs.mode, 'distribution': dist})})"
+
+
+def keras_initializer_code(scheme: Any) -> str:
+    """Python code for a Keras initializer that draws ``scheme``'s law.
+
+    >>> keras_initializer_code("glorot_uniform")
+    "'glorot_uniform'"
+    >>> keras_initializer_code("he_normal")
+    "keras.initializers.VarianceScaling(scale=2.0, mode='fan_in', distribution='untruncated_normal')"
+    >>> keras_initializer_code({"name": "random_normal", "params": {"std": 0.01}})
+    'keras.initializers.RandomNormal(mean=0.0, stddev=0.01)'
+    """
+    s = registry.get(scheme)
+    for e in KERAS:  # Keras's strings, where one means exactly this law
+        if e.strings and not e.kwargs and e.initlab() == s:
+            return repr(e.strings[0])
+    p = s.params()
+    name = s.name
+    if name in ("zeros", "ones"):
+        return repr(name)
+    if name == "constant":
+        return f"keras.initializers.Constant({_args({'value': float(p['value'])})})"
+    if name == "random_normal":
+        return f"keras.initializers.RandomNormal({_args({'mean': float(p['mean']), 'stddev': float(p['std'])})})"
+    if name == "random_uniform":
+        return f"keras.initializers.RandomUniform({_args({'minval': float(p['minval']), 'maxval': float(p['maxval'])})})"
+    if name == "truncated_normal" and (p["a"], p["b"]) == (-2.0, 2.0):
+        return f"keras.initializers.TruncatedNormal({_args({'mean': float(p['mean']), 'stddev': float(p['std'])})})"
+    if name in ("orthogonal", "identity"):
+        return f"keras.initializers.{name.capitalize()}({_args({'gain': float(p['gain'])})})"
+    vs = s if isinstance(s, VarianceScaling) else s.core() if hasattr(s, "core") else None
+    code = _variance_scaling(vs) if vs is not None else None
+    if code is not None:
+        return code
+    return f"initlab.keras.get({s.to_config()!r})"
+
+
+def keras_lines(activation: str, depth: int, width: int, scheme: Any, scheme_params: dict | None = None, *,
+                inputs: int = 64, classes: int = 10, bias: Any = "zeros") -> str:
+    """The Keras lines that build the MLP of a claim's setting: ``depth`` hidden Dense layers of
+    ``width`` units with ``activation``, their kernels drawn from ``scheme`` (a name, config or
+    initlab ``Initializer``; ``scheme_params`` as in a sweep), then a softmax Dense head over
+    ``classes`` (the explainers' ``Dense(10, activation='softmax')``), on ``inputs`` features.
+
+    >>> print(keras_lines("relu", 2, 64, "he_uniform"))
+    import keras
+    <BLANKLINE>
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(64, activation='relu', kernel_initializer='he_uniform', bias_initializer='zeros'),
+        keras.layers.Dense(64, activation='relu', kernel_initializer='he_uniform', bias_initializer='zeros'),
+        keras.layers.Dense(10, activation='softmax'),
+    ])
+    """
+    depth = check_int("depth", depth, minimum=0)
+    width = check_int("width", width, minimum=1)
+    inputs = check_int("inputs", inputs, minimum=1)
+    classes = check_int("classes", classes, minimum=1)
+    act = str(activation).lower()
+    if act not in KERAS_ACTIVATIONS and act != "leaky_relu":
+        raise fail("activation", activation, ", ".join(map(repr, [*KERAS_ACTIVATIONS, "leaky_relu"])))
+    if scheme_params:
+        scheme = {"name": scheme, "params": dict(scheme_params)}
+    kernel = keras_initializer_code(scheme)
+    bias_code = keras_initializer_code(bias)
+    keras_act = KERAS_ACTIVATIONS.get(act)
+    act_arg = f", activation={keras_act!r}" if keras_act else ""
+    hidden = f"keras.layers.Dense({width}{act_arg}, kernel_initializer={kernel}, bias_initializer={bias_code})"
+    extra = ["keras.layers.LeakyReLU(negative_slope=0.01)"] if act == "leaky_relu" else []
+    head = f"keras.layers.Dense({classes}, activation='softmax')"
+    imports = "import keras" + ("\nimport initlab.keras" if "initlab.keras" in kernel + bias_code else "")
+    if depth <= 4:
+        body = "".join(f"    {line},\n" for _ in range(depth) for line in (hidden, *extra))
+        return f"{imports}\n\nmodel = keras.Sequential([\n    keras.Input(({inputs},)),\n{body}    {head},\n])"
+    layers = "".join(f"    model.add({line})\n" for line in (hidden, *extra))
+    return (f"{imports}\n\nmodel = keras.Sequential([keras.Input(({inputs},))])\nfor _ in range({depth}):\n"
+            f"{layers}model.add({head})")

@@ -1,0 +1,312 @@
+"""Whole Keras models: initlab.initialize/plan, probe/diagnose/lsuv and the doctor, on the torch and
+JAX backends (checks run in one subprocess per backend, see ``_cases``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from _cases import case, expect_errors, make_tests, needs_keras
+
+pytestmark = needs_keras
+
+
+def _np(x):
+    import keras
+
+    return np.array(keras.ops.convert_to_numpy(x), copy=True)
+
+
+def _snapshot(model):
+    return [(v.path, _np(v.value), v.trainable) for v in model.variables]
+
+
+def _same(model, snap) -> bool:
+    now = _snapshot(model)
+    return len(now) == len(snap) and all(a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2]
+                                         for a, b in zip(now, snap))
+
+
+def _mlp(acts=("relu", "tanh", "selu"), width=32):
+    import keras
+
+    L = keras.layers
+    return keras.Sequential([keras.Input((20,)), *[L.Dense(width, activation=a, name=f"dense_{i}")
+                                                   for i, a in enumerate(acts)], L.Dense(5, name="head")])
+
+
+@case("torch")
+def plan_matches_the_torch_plan_of_the_same_network():
+    """The same network in Keras and in torch gets the same scheme, fans and std per layer."""
+    import torch.nn as nn
+
+    import initlab
+
+    acts = ("relu", "tanh", "selu", "sigmoid")
+    kp = [r for r in initlab.plan(_mlp(acts)) if r.name.endswith("kernel")]
+    mods = {"relu": nn.ReLU, "tanh": nn.Tanh, "selu": nn.SELU, "sigmoid": nn.Sigmoid}
+    layers, width = [], 20
+    for a in acts:
+        layers += [nn.Linear(width, 32), mods[a]()]
+        width = 32
+    tp = [r for r in initlab.plan(nn.Sequential(*layers, nn.Linear(32, 5))) if r.name.endswith("weight")]
+    assert [r.scheme for r in kp] == [r.scheme for r in tp] == ["he_normal", "glorot_normal", "lecun_normal",
+                                                                "glorot_normal", "glorot_normal"]
+    assert [(r.fan_in, r.fan_out, r.activation) for r in kp] == [(r.fan_in, r.fan_out, r.activation) for r in tp]
+    for k, t in zip(kp, tp):
+        assert k.std == t.std
+
+
+@case("torch")
+def activation_found_from_a_following_layer():
+    import keras
+
+    import initlab
+
+    L = keras.layers
+    inp = keras.Input((8, 8, 3))
+    x = L.Conv2D(6, 3, name="c1")(inp)
+    x = L.BatchNormalization()(x)
+    x = L.LeakyReLU(negative_slope=0.1)(x)
+    x = L.Conv2D(6, 3, name="c2")(x)
+    x = L.Dropout(0.3)(x)
+    x = L.Activation("tanh")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(4, name="head")(x)
+    p = initlab.plan(keras.Model(inp, x))
+    c1, c2, head = p["c1/kernel"], p["c2/kernel"], p["head/kernel"]
+    assert (c1.scheme, c1.activation, c1.initializer.a) == ("he_normal", "leaky_relu(0.1)", 0.1)
+    assert c1.std == pytest.approx(math.sqrt(2 / (1 + 0.1 ** 2) / 27), rel=1e-12)
+    assert (c2.scheme, c2.activation) == ("glorot_normal", "tanh") and "following layer" in c2.reason
+    assert (head.scheme, head.activation) == ("glorot_normal", "-")
+
+
+@case("torch")
+def exact_fans_for_every_layer_kind():
+    import keras
+
+    import initlab
+
+    L = keras.layers
+    inp = keras.Input((12, 12, 4))
+    x = L.Conv2D(8, 3, groups=2, activation="relu", name="grouped")(inp)
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, activation="relu", name="dw")(x)
+    x = L.SeparableConv2D(6, 3, depth_multiplier=3, activation="relu", name="sep")(x)
+    x = L.Conv2DTranspose(5, 3, activation="relu", name="ct")(x)
+    x = L.Conv3D(4, (1, 3, 3), name="c3")(L.Reshape((1, 8, 8, 5))(x))
+    out = L.Dense(3, name="head")(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    seq = keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(50, 7, name="emb"),
+                            L.LSTM(5, name="lstm"), L.Dense(2)])
+    from initlab.adapters.keras_model import plan as keras_plan
+
+    p, q, whole = initlab.plan(model), initlab.plan(seq), keras_plan(seq, gates="whole")
+    want = {"grouped/kernel": (9 * 2, 9 * 4), "dw/kernel": (9, 18), "sep/depthwise_kernel": (9, 27),
+            "sep/pointwise_kernel": (48, 6), "ct/kernel": (9 * 6, 9 * 5), "c3/kernel": (9 * 5, 9 * 4)}
+    for name, fans in want.items():
+        assert (p[name].fan_in, p[name].fan_out) == fans, name
+        he, glorot = math.sqrt(2.0 / fans[0]), math.sqrt(2.0 / (fans[0] + fans[1]))
+        assert p[name].std == pytest.approx(glorot if name == "c3/kernel" else he, rel=1e-12), name
+    lstm = [r for r in q if "lstm" in r.name]
+    assert [(r.fan_in, r.fan_out, r.chunks) for r in lstm[:2]] == [(7, 5, 4), (5, 5, 4)]
+    assert [(r.fan_in, r.fan_out, r.chunks) for r in whole if "lstm" in r.name][:2] == [(7, 20, 1), (5, 20, 1)]
+    emb = [r for r in q if r.name.endswith("embeddings")][0]
+    assert (emb.scheme, emb.std, emb.fan_in, emb.fan_out) == ("random_normal", 1.0, 7, 50)
+
+
+@case("torch", "jax")
+def initialize_writes_the_plan_reproducibly():
+    import keras
+
+    import initlab
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((6, 7)), L.LSTM(5, return_sequences=True, name="lstm"), L.Flatten(),
+                              L.Dense(16, activation="relu", name="dense"), L.BatchNormalization(),
+                              L.Dense(3, name="head")])
+    p = initlab.initialize(model, seed=3)
+    first = _snapshot(model)
+    initlab.initialize(model, seed=3)
+    assert _same(model, first)
+    initlab.initialize(model, seed=4)
+    assert not _same(model, first)
+    variables = {v.path: v for v in model.variables}
+    dense = [r for r in p if r.name.endswith("dense/kernel")][0]
+    want = initlab.get("he_normal").numpy(dense.shape, layout="keras", seed=3, key=dense.name)
+    initlab.initialize(model, seed=3)
+    assert np.array_equal(_np(variables[dense.name].value), want)
+    rec = _np(variables[[r.name for r in p if r.name.endswith("recurrent_kernel")][0]].value)
+    for g in range(4):
+        block = rec[:, 5 * g:5 * (g + 1)]
+        np.testing.assert_allclose(block.T @ block, np.eye(5), atol=1e-5)
+    bias = _np(variables[[r.name for r in p if r.name.endswith("lstm_cell/bias")][0]].value)
+    assert np.array_equal(bias, np.r_[np.zeros(5), np.ones(5), np.zeros(10)])  # the forget gate at 1
+    gamma = [v for v in model.variables if v.path.endswith("gamma")][0]
+    assert np.all(_np(gamma.value) == 1)
+    a = _snapshot(model)
+    initlab.initialize(model)  # unseeded: fresh values
+    assert not _same(model, a)
+
+
+@case("torch")
+def rules_and_bad_input_leave_the_model_unchanged():
+    import keras
+    import torch
+
+    import initlab
+
+    model = _mlp()
+    L = keras.layers
+    p = initlab.plan(model, rules={L.Dense: "he_uniform", "head*": "zeros", "*dense_1/kernel": "keep"})
+    assert p[[r.name for r in p if r.name.endswith("dense_0/kernel")][0]].scheme == "he_uniform"
+    assert [r.scheme for r in p if "head" in r.name] == ["zeros", "zeros"]
+    assert [r.scheme for r in p if r.name.endswith("dense_1/kernel")] == ["keep"]
+    snap = _snapshot(model)
+    unbuilt = keras.Sequential([L.Dense(3)])
+    odd = keras.Sequential([keras.Input((4, 6)), L.EinsumDense("abc,cd->abd", output_shape=(4, 3), name="ein")])
+    bad = [
+        (lambda: initlab.initialize(model, rules={"nope*": "zeros"}), "rules: pattern 'nope*' matches no layer"),
+        (lambda: initlab.initialize(model, rules={L.Conv2D: "zeros"}), "rules: layer class Conv2D does not occur"),
+        (lambda: initlab.initialize(model, "no_such_scheme"), "scheme: got unknown name"),
+        (lambda: initlab.initialize(model, seed=1, generator=torch.Generator()), "generator"),
+        (lambda: initlab.initialize(model, rules={"*": "dirac"}), "dirac"),
+        (lambda: initlab.initialize(unbuilt), "model: got an unbuilt Sequential"),
+        (lambda: initlab.initialize(odd, rules={"ein": "he_normal"}), "ein/kernel (EinsumDense) the scheme 'he_normal'; allowed: rules on layers whose fans"),
+        (lambda: initlab.probe(model, np.ones((4, 7), "float32")), "inputs: got a batch of shape (4, 7)"),
+        (lambda: initlab.lsuv(model, np.ones((1, 20), "float32")), "batch: got 1 sample"),
+        (lambda: initlab.lsuv(model, np.ones((8, 20), "float32"), tol=-1), "tol: got -1"),
+    ]
+
+    def unchanged(match):
+        assert _same(model, snap), match
+
+    expect_errors(bad, unchanged)
+    assert [r.scheme for r in initlab.plan(odd)] == ["keep"]  # a layer kind without a fan rule is left as is
+
+
+def _diag_model():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((64,)), L.Dense(48, activation="tanh", name="a"), L.Dropout(0.5),
+                              L.Dense(48, name="b"), L.Activation("tanh", name="act"), L.BatchNormalization(name="bn"),
+                              L.Dense(10, activation="softmax", name="out")])
+    model.get_layer("b").trainable = False
+    return model
+
+
+@case("torch", "jax")
+def probe_records_every_layer_and_loses_nothing():
+    import random
+
+    import keras
+
+    import initlab
+    import initlab.keras
+
+    model = _diag_model()
+    x = np.random.default_rng(0).standard_normal((128, 64)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 10, 128)
+    snap = _snapshot(model)
+    state = random.getstate()
+    torch_state = None
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch_state = torch.get_rng_state()
+        grads = [v.value.requires_grad for v in model.variables]
+    rec = initlab.keras.probe(model, x, y, training=True)  # dropout on, BatchNorm updating: all restored
+    assert _same(model, snap) and model.get_layer("b").trainable is False
+    assert random.getstate() == state
+    if torch_state is not None:
+        assert torch.equal(torch.get_rng_state(), torch_state)
+        assert [v.value.requires_grad for v in model.variables] == grads and all(
+            v.value.grad is None for v in model.variables)
+    layers = [(r["layer"], r["role"], r["activation"]) for r in rec]
+    assert layers == [("<input>", "input", None), ("a", "weight", "tanh"), ("a.tanh", "activation", "tanh"),
+                      ("b", "weight", "tanh"), ("act", "activation", "tanh"), ("bn", "param", None),
+                      ("out", "weight", "softmax"), ("out.softmax", "activation", "softmax")]
+    a, a_tanh = rec["a"], rec["a.tanh"]
+    assert a["units"] == 48 and a["distinct_units"] == 48 and a["input_ms"] > 0
+    np.testing.assert_allclose(a_tanh["std"], np.tanh(_pre(model, x)).std(), rtol=1e-4)
+    assert math.isfinite(rec.loss) and rec.loss_name == "cross_entropy (softmax output)"
+    torch_backend = keras.backend.backend() == "torch"
+    assert math.isfinite(a["grad_std"]) == torch_backend and math.isfinite(rec["b"]["weight_grad_norm"]) == \
+        torch_backend  # b is frozen and still measured
+    frame = rec.to_frame()
+    assert list(frame.columns) == list(initlab.diagnostics.COLUMNS)
+    again = initlab.probe(model, x, y)
+    assert again["a"]["std"] == rec["a"]["std"]
+
+
+def _pre(model, x):
+    k, b = (_np(v.value) for v in model.get_layer("a").weights)
+    return x @ k + b
+
+
+@case("torch", "jax")
+def diagnose_names_the_failure_and_initialize_fixes_it():
+    """A deep tanh net with N(0, 1) weights saturates; ``initialize(..., 'auto')`` makes it healthy."""
+    import keras
+
+    import initlab
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((64,)), *[L.Dense(64, activation="tanh", kernel_initializer=
+                                                            keras.initializers.RandomNormal(stddev=1.0, seed=i))
+                                                    for i in range(6)], L.Dense(10)])
+    x = np.random.default_rng(0).standard_normal((256, 64)).astype("float32")
+    kinds = {f.kind for f in initlab.diagnose(initlab.probe(model, x))}
+    assert "saturated" in kinds
+    initlab.initialize(model, seed=0)
+    assert {f.kind for f in initlab.diagnose(initlab.probe(model, x))} == {"healthy"}
+
+
+@case("torch", "jax")
+def lsuv_reaches_unit_variance_and_touches_only_dense_layers():
+    import keras
+
+    import initlab
+
+    model = _diag_model()
+    x = np.random.default_rng(2).standard_normal((256, 64)).astype("float32")
+    bn_before = [_np(v.value) for v in model.get_layer("bn").weights]
+    result = initlab.lsuv(model, x, seed=0)
+    assert result.converged and [r["layer"] for r in result] == ["a", "b", "out"]
+    rec = initlab.probe(model, x)
+    for name in ("a", "b", "out"):
+        assert abs(rec[name]["std"] ** 2 - 1) < 0.1, name
+    assert all(np.array_equal(a, _np(v.value)) for a, v in zip(bn_before, model.get_layer("bn").weights))
+    assert model.get_layer("b").trainable is False
+    w = _np(model.get_layer("a").kernel.value)
+    s = np.linalg.svd(w, compute_uv=False)
+    np.testing.assert_allclose(s / s[0], 1.0, atol=1e-4)  # a scaled orthonormal matrix
+
+
+@case("torch", "jax")
+def doctor_runs_on_a_keras_factory():
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from initlab.cli import main
+
+    src = ("import keras\n\ndef factory():\n    return keras.Sequential([keras.Input((64,)), *[keras.layers.Dense("
+           "64, activation='tanh', kernel_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=i)) for i in "
+           "range(5)], keras.layers.Dense(10)])\n")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "net.py"
+        path.write_text(src)
+        res = CliRunner().invoke(main, ["doctor", f"{path}:factory", "--data", "random", "--input-shape", "64",
+                                        "--fix", "auto", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert "saturated" in {f["kind"] for f in out["findings"]}
+    assert {f["kind"] for f in out["after"]["findings"]} == {"healthy"}
+
+
+make_tests(globals())
