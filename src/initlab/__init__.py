@@ -27,6 +27,10 @@ _LAZY = {
     "lsuv": ("initlab.diagnostics", "lsuv"),
     "doctor": ("initlab.diagnostics", "doctor"),
     "theory": ("initlab.theory", None),
+    # width scaling: the package is callable as initlab.parametrize(model, "mup", base=...)
+    "parametrize": ("initlab.parametrize", None),
+    "param_groups": ("initlab.parametrize.core", "param_groups"),
+    "coord_check": ("initlab.parametrize.coord_check", "coord_check"),
 }
 
 __all__ = ["__version__", "InitlabError", "Distribution", "Initializer", "calculate_gain", "compute_fans",

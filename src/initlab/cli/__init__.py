@@ -20,6 +20,8 @@ COMMANDS = {
     "experiment": ("initlab.cli.experiments", "experiment_cmd"),
     "demo": ("initlab.cli.report", "demo_cmd"),
     "report": ("initlab.cli.report", "report_cmd"),
+    "serve": ("initlab.cli.serve", "serve_cmd"),
+    "coordcheck": ("initlab.cli.coordcheck", "coordcheck_cmd"),
 }
 
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..activations import CATALOGUE, ActivationRow, row as catalogue_row
+from ..activations import CATALOGUE, ActivationRow, find_row, row as catalogue_row
 
 __all__ = ["Activation", "find_activations", "activation_of_module", "activation_name", "module_row",
            "ACTIVATION_MODULES", "PARAMETRIC", "NORMALIZATION", "NORMALIZATION_FUNCTIONS", "function_rows",
@@ -99,7 +99,8 @@ class Activation:
         from the catalogue row's ``auto`` scheme."""
         if self.name is None:
             return "none"
-        return _FAMILY.get(catalogue_row(self.row or self.name).auto, "none")
+        found = find_row(self.row or self.name)  # a non-elementwise output (softmax) is not in the catalogue
+        return "none" if found is None else _FAMILY.get(found[0].auto, "none")
 
     def label(self) -> str:
         if self.name is None:
