@@ -5,19 +5,25 @@ from __future__ import annotations
 from ..claim import FigureSpec, Preset, Source, chance, config, digits, per_seed, probe_layers, rows_where
 from ..verdict import at_most, every, greater
 
-SCHEMES = (("zeros", "zeros", {}), ("constant", "constant", {"value": 0.5}), ("he_normal", "he_normal", {}))
-
 BUDGETS = {
-    "full": {"depth": 3, "width": 32, "epochs": 5, "lr": 0.01, "momentum": 0.9, "batch_size": 32, "seeds": 5},
-    "quick": {"depth": 3, "width": 32, "epochs": 2, "lr": 0.01, "momentum": 0.9, "batch_size": 32, "seeds": 3},
+    "full": {"depth": 3, "width": 32, "epochs": 5, "lr": 0.01, "momentum": 0.9, "batch_size": 32, "constant": 0.5,
+             "seeds": 5},
+    "quick": {"depth": 3, "width": 32, "epochs": 2, "lr": 0.01, "momentum": 0.9, "batch_size": 32, "constant": 0.5,
+              "seeds": 3},
 }
+LABELS = ("zeros", "constant", "he_normal")
+
+
+def _schemes(b: dict):
+    """(label, scheme, parameters) of the three initializations compared."""
+    return (("zeros", "zeros", {}), ("constant", "constant", {"value": b["constant"]}), ("he_normal", "he_normal", {}))
 
 
 def measure(b: dict, seeds: list[int]) -> list[dict]:
     """Zero or constant weights: every unit of a hidden layer stays identical (the symmetry problem).
 
     Setup: ReLU MLP, ``depth`` hidden layers of ``width`` units, biases 0, SGD with momentum on
-    digits, for zeros, the constant 0.5 and He (``he_normal``) weights, on paired seeds (same data
+    digits, for zeros, the ``constant`` 0.5 and He (``he_normal``) weights, on paired seeds (same data
     order). After every epoch (and before training) :func:`initlab.probe` counts the distinct units
     of each hidden layer (units equal in incoming weights and outputs within a relative 1e-5).
 
@@ -29,7 +35,7 @@ def measure(b: dict, seeds: list[int]) -> list[dict]:
     data = digits()
     ch = chance(data)
     rows = []
-    for label, scheme, params in SCHEMES:
+    for label, scheme, params in _schemes(b):
         for seed in seeds:
             cfg = config(depth=b["depth"], width=b["width"], activation="relu", scheme=scheme, scheme_params=params,
                          lr=b["lr"], momentum=b["momentum"], epochs=b["epochs"], batch_size=b["batch_size"], seed=seed)
@@ -74,7 +80,7 @@ def judge(rows: list[dict], b: dict) -> list:
     he = _after_training(rows, b, "he_normal")
     checks.append(every(f"he_normal (reference): all {width} units of every hidden layer stay distinct", he,
                         lambda c: all(d == width for d in c), f"distinct units per layer, per seed: {_shown(he)}"))
-    acc = {s: per_seed(rows, "test_acc", part="final", scheme=s) for s, _, _ in SCHEMES}
+    acc = {s: per_seed(rows, "test_acc", part="final", scheme=s) for s in LABELS}
     ch = rows_where(rows, part="final")[0]["chance"]
     checks.append(at_most("zeros: nothing is learned (final test accuracy ≤ chance + 5 points)", acc["zeros"],
                           ch + 0.05, unit="%"))
