@@ -17,6 +17,7 @@ Every activation, its spellings and its parameters come from the catalogue
 from __future__ import annotations
 
 import operator
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -129,11 +130,23 @@ _TRANSPARENT_FUNCS = {F.dropout, torch.flatten, *NORMALIZATION_FUNCTIONS, torch.
 _TRANSPARENT_METHODS = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze"}
 
 
+# torch.fx traces by patching torch.nn.Module's methods process-wide; two traces at once (two threads
+# initializing models) can leave the patch in place, after which every module call fails. initlab
+# traces one model at a time.
+FX_TRACE_LOCK = threading.RLock()
+
+
+def fx_trace(model: nn.Module):
+    """``torch.fx.symbolic_trace(model)``, one trace at a time in this process (see FX_TRACE_LOCK)."""
+    import torch.fx
+
+    with FX_TRACE_LOCK:
+        return torch.fx.symbolic_trace(model)
+
+
 def _fx_activations(model: nn.Module) -> dict[str, Activation] | None:
     try:
-        import torch.fx
-
-        gm = torch.fx.symbolic_trace(model)
+        gm = fx_trace(model)
     except Exception:  # noqa: BLE001 - any tracing failure means "fall back to module order"
         return None
     modules = dict(gm.named_modules())
