@@ -304,27 +304,38 @@ _MEDIUM = _MEMORY + textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from test_materialize import TinyLM
 
-    factory = lambda: TinyLM(vocab=32000, d=1024, layers=6)
-    initlab.materialize(lambda: TinyLM(vocab=50, d=16, layers=1), seed=0)  # warm-up: imports, thread pool
+    dtype = getattr(torch, sys.argv[2])
+
+    def build(**size):
+        torch.set_default_dtype(dtype)  # the modules' parameters in dtype (bf16: drawn in fp32 tile by tile)
+        try:
+            return TinyLM(**size)
+        finally:
+            torch.set_default_dtype(torch.float32)
+
+    initlab.materialize(lambda: build(vocab=50, d=16, layers=1), seed=0)  # warm-up: imports, thread pool
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     base = rss()
-    model = initlab.materialize(factory, seed=0)
+    model = initlab.materialize(lambda: build(vocab=32000, d=1024, layers=6), seed=0)
     n = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"base": base, "peak": peak(), "params": n, "param_bytes": 4 * n,
+    print(json.dumps({"base": base, "peak": peak(), "params": n, "param_bytes": dtype.itemsize * n,
+                      "dtype": str(model.emb.weight.dtype),
                       "finite": bool(all(torch.isfinite(p).all() for p in model.parameters()))}))
 """)
 
 
 @pytest.mark.slow
-def test_a_medium_model_peaks_close_to_its_parameter_bytes():
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_medium_model_peaks_close_to_its_parameter_bytes(dtype):
     """≥ 100M parameters in a fresh process: peak resident memory ≤ baseline + 1.3 × parameter bytes, the
-    baseline being the process's resident memory just before the build (interpreter, torch, initlab)."""
-    proc = subprocess.run([sys.executable, "-c", _MEDIUM, str(__import__("pathlib").Path(__file__).parent)],
+    baseline being the process's resident memory just before the build (interpreter, torch, initlab). In
+    bf16 too, where values are drawn in fp32: a tile at a time, never a whole fp32 copy of a parameter."""
+    proc = subprocess.run([sys.executable, "-c", _MEDIUM, str(__import__("pathlib").Path(__file__).parent), dtype],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r["params"] >= 100_000_000 and r["finite"]
+    assert r["params"] >= 100_000_000 and r["finite"] and r["dtype"] == f"torch.{dtype}"
     assert r["peak"] - r["base"] <= 1.3 * r["param_bytes"], (
         f"peak {r['peak'] / 2**20:.0f} MiB, baseline {r['base'] / 2**20:.0f} MiB, "
         f"parameters {r['param_bytes'] / 2**20:.0f} MiB")
