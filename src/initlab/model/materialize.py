@@ -54,7 +54,7 @@ generation at the rate of the engine's generators, on all of torch's threads, an
 every parameter page (the kernel zeroes each page before handing it out).
 
 Huge pages: initlab asks for none. With transparent huge pages a 2 MiB page costs one fault instead of
-512: 4–8× faster first writes (7–15 GB/s against 1.1–1.9 GB/s on the 2-core machines initlab is measured
+512: 4–8× faster first writes (7–16 GB/s against 1.1–1.9 GB/s on the 2-core machines initlab is measured
 on) when the kernel has free 2 MiB blocks at hand. In a virtual machine that returns free memory to its
 host (virtio-balloon free page reporting, as there), a fresh huge page must first be backed by the host
 again: 0.3–0.5 GB/s, and advising huge pages (``madvise(MADV_HUGEPAGE)``) made a 1.3B-parameter build
