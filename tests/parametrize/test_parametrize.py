@@ -1,6 +1,5 @@
 """initlab.parametrize: plan numbers derived here, drawn laws, equivalent forms, hooks, groups, bad input."""
 
-import doctest
 import math
 
 import pytest
@@ -320,19 +319,16 @@ def test_tied_embedding_and_readout_is_an_error():
     initlab.parametrize(model, "sp", seed=0)  # SP has one rule for everything
 
 
+def test_a_width_plan_is_not_applied_by_apply_plan():
+    model = mlp(32)
+    plan = initlab.parametrize(model, "mup", base=8, dry_run=True)
+    before = snapshot(model)
+    with pytest.raises(InitlabError, match="plan: got a WidthPlan; allowed: an InitPlan"):
+        initlab.model.apply_plan(model, plan)
+    assert same(before, snapshot(model))
+    assert plan["2.weight"].name == "2.weight" and plan.to_frame().shape[0] == 6
+
+
 def test_param_groups_of_an_unparametrized_model():
     with pytest.raises(InitlabError, match="model: got 'Sequential'; allowed: a model initlab.parametrize"):
         initlab.param_groups(mlp(8), "adam", lr=0.1)
-
-
-def test_module_docstrings_run():
-    import initlab.experiments.lm as lm_mod
-    import initlab.experiments.text as text_mod
-    import initlab.model.structure as structure
-    import initlab.parametrize.coord_check as cc
-    import initlab.parametrize.core as core
-    import initlab.parametrize.tasks as tasks
-
-    for mod in (structure, core, cc, tasks, lm_mod, text_mod):
-        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0 and result.attempted > 0, mod.__name__

@@ -113,8 +113,11 @@ def prescription(findings) -> dict | str | None:
 def _apply_schemes(model: nn.Module, fix: dict, seed: int | None):
     """Re-initialize the named layers only: their weights with the prescribed scheme, their biases
     with zeros; every other parameter is kept."""
+    from ..adapters import keras_model_adapter
     from ..model import initialize
 
+    if (keras_adapter := keras_model_adapter(model)) is not None:  # Keras models: rules over variable paths
+        return initialize(model, "auto", rules=keras_adapter.fix_rules(model, fix), seed=seed)
     params = dict(model.named_parameters())
     rules: dict = {"*": "keep"}
     for layer, scheme in fix.items():
@@ -152,7 +155,10 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
     >>> [f.kind for f in result.findings], result.applied, result.healthy
     (['symmetric', 'vanishing'], 'he_normal for 2 layers, glorot_normal for 1 layer', True)
     """
-    check_type("model", model, nn.Module, "a torch.nn.Module")
+    from ..adapters import keras_model_adapter  # Keras models: their state is kept by initlab.adapters
+    keras_adapter = keras_model_adapter(model)
+    if keras_adapter is None:
+        check_type("model", model, nn.Module, "a torch.nn.Module or a Keras 3 model")
     if fix is not None and fix not in FIXES:
         raise fail("fix", fix, "None, " + ", ".join(repr(f) for f in FIXES))
     if seed is not None:
@@ -166,7 +172,7 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
     wanted = "lsuv" if fix == "lsuv" else prescription(findings)
     if wanted is None:
         return DoctorResult(before, findings, fix, None, outcomes=_outcomes(findings, findings))
-    state = ModelState(model, keep_params=True)
+    state = ModelState(model, keep_params=True) if keras_adapter is None else keras_adapter.saved_state(model)
     try:
         if wanted == "lsuv":
             from .lsuv import lsuv

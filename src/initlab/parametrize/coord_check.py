@@ -262,7 +262,7 @@ def coord_check(model_fn: Callable[[int], nn.Module], widths: Sequence[int], dat
                 # an attention query is recorded without the multiplier that makes the logits 1/d_head
                 # (the mup package applies 1/d to the logits, so its query's coordinates carry no such factor)
                 query_mult = {r.layer: r.query_mult for r in plan.rows if r.kind == "weight" and r.query_mult != 1.0}
-                opt = getattr(torch.optim, opt_cls)(plan.param_groups(kind, lr))
+                opt = getattr(torch.optim, opt_cls)(plan.param_groups(kind, lr), foreach=True)
                 model.train()
                 for t in range(steps + 1):
                     sink: list = []

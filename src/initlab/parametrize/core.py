@@ -157,6 +157,11 @@ class WidthRow:
     guessed: bool = False
 
     @property
+    def writes(self) -> bool:
+        """True when parametrizing writes this parameter."""
+        return any(i is not None for i in self.initializers)
+
+    @property
     def width_mult(self) -> float:
         """The width multiplier that drives the rule: m_in for hidden and readout, m_out otherwise."""
         return self.m_in if self.width_class in ("hidden", "readout") else self.m_out
@@ -215,6 +220,10 @@ class WidthPlan(InitPlan):
         >>> opt = torch.optim.Adam(groups)
         """
         return param_groups(self, optimizer, lr, weight_decay=weight_decay)
+
+    def write_steps(self):
+        raise InitlabError("plan: got a WidthPlan; allowed: an InitPlan (a width plan is applied by "
+                           "initlab.parametrize(model, ...), which also installs its multipliers)")
 
     def remove(self) -> int:
         """Remove this plan's forward multipliers from the model (the weights stay as they are)."""
