@@ -125,21 +125,11 @@ def _histogram_png(name: str, init, shape) -> tuple[bytes, int]:
     return buf.getvalue(), values.size
 
 
-_PREFIX = {"keras": "keras.initializers.", "jax": "jax.nn.initializers."}
-
-
-def _framework_calls(name: str, framework: str, fallback: str | None) -> list[str]:
-    """The ``framework`` calls that draw the law of scheme ``name``: from the adapters' parity table
-    (``initlab.adapters.equivalence``, whose rows the Keras/JAX parity tests check) where it exists, one per
-    spelling, the call with default arguments first; else the ``equivalents`` table's entry."""
-    try:
-        from initlab.adapters.equivalence import equivalents
-    except ImportError:
-        return [fallback] if fallback else []
-    calls: dict[str, str] = {}
-    for e in sorted((e for e in equivalents(framework) if e.scheme == name), key=lambda e: len(e.kwargs)):
-        calls.setdefault(e.spelling, _PREFIX[framework] + (e.call() if e.factory else e.spelling))
-    return list(calls.values())
+def _framework_calls(eq, framework: str) -> list[str]:
+    """The ``framework`` calls that draw the law of a scheme (its row ``eq`` of
+    ``initlab.schemes.equivalents``, whose Keras and JAX calls the parity tests check): one per spelling,
+    the call with the fewest arguments first, with initlab's parameters where they are not the call's."""
+    return [c.describe() for c in (eq.keras_calls if framework == "keras" else eq.jax_calls)]
 
 
 def _scheme_page(row: dict, cls, eq) -> tuple[str, bytes]:
@@ -172,8 +162,8 @@ def _scheme_page(row: dict, cls, eq) -> tuple[str, bytes]:
     if eq.torch:
         torch_cell = _lit(eq.torch) + (" — the same values from the same ``torch.Generator``" if eq.torch_same_values
                                        else " — the same law, drawn by another algorithm")
-    keras = "\n\n".join(_lit(c) for c in _framework_calls(row["name"], "keras", eq.keras)) or "—"
-    jax = "\n\n".join(_lit(c) for c in _framework_calls(row["name"], "jax", eq.jax)) or "—"
+    keras = "\n\n".join(_lit(c) for c in _framework_calls(eq, "keras")) or "—"
+    jax = "\n\n".join(_lit(c) for c in _framework_calls(eq, "jax")) or "—"
     parts.append(_list_table(["library", "call"], [["PyTorch", torch_cell], ["Keras", keras], ["JAX", jax]], [1, 5]))
     if eq.note:
         parts.append(eq.note + "\n")
@@ -225,8 +215,8 @@ def scheme_pages() -> tuple[dict[str, str], dict[str, bytes]]:
         pages[f"schemes/{r['name']}.rst"] = text
         images[f"schemes/img/{r['name']}.png"] = png
         table.append([f":doc:`{r['name']}`", _lit(r["formula"]), r["source"], _lit(eq.torch) if eq.torch else "—",
-                      "\n\n".join(_lit(c) for c in _framework_calls(r["name"], "keras", eq.keras)) or "—",
-                      "\n\n".join(_lit(c) for c in _framework_calls(r["name"], "jax", eq.jax)) or "—"])
+                      "\n\n".join(_lit(c) for c in _framework_calls(eq, "keras")) or "—",
+                      "\n\n".join(_lit(c) for c in _framework_calls(eq, "jax")) or "—"])
     index.append(_list_table(["scheme", "law", "source", "PyTorch", "Keras", "JAX"], table))
     pages["schemes/index.rst"] = "\n".join(index)
     return pages, images

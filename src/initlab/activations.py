@@ -13,13 +13,16 @@ of initlab that needs to know something about an activation.
   scheme the findings of :func:`initlab.diagnose` recommend (``recommend``), with the reason when
   they differ;
 * when an output counts as saturated and whether a unit can die (diagnostics);
-* whether mean-field theory supports it (deterministic and elementwise).
+* whether mean-field theory supports it (deterministic and elementwise);
+* its Keras 3 spellings (``keras.activations`` names, ``Dense(..., activation="hard_silu")``) and
+  the parameters Keras's function takes by default where they differ from this row's defaults
+  (Keras's ``leaky_relu`` has slope 0.2, PyTorch's 0.01).
 
 The readers: module and ``torch.fx`` detection (:mod:`initlab.model.activations`), the probe's
 functional detection and its saturation/dead rules (:mod:`initlab.diagnostics._sites`), gains
 (:mod:`initlab.schemes.gains`), the findings' fix (:mod:`initlab.diagnostics.findings`), the
-mean-field kinks and modules (:mod:`initlab.theory`), the experiments' activation names and the
-presets' recommended schemes. ``tests/model/test_activations_table.py`` walks every row through
+mean-field kinks and modules (:mod:`initlab.theory`), the experiments' activation names, the
+presets' recommended schemes and the Keras adapter (:func:`keras_row`). ``tests/model/test_activations_table.py`` walks every row through
 every reader.
 
 This module imports nothing at import time (torch objects are named by strings and resolved on
@@ -29,6 +32,8 @@ first use), so that the lowest layer (``initlab.schemes``) can read it.
 ('he_normal', 'lsuv')
 >>> row("swish").name, row("leaky_relu").slope({"negative_slope": 0.2})
 ('silu', 0.2)
+>>> r, params = keras_row("hard_swish"); r.name, params, keras_row("leaky_relu")[1]
+('hardswish', {}, {'negative_slope': 0.2})
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-__all__ = ["Param", "ActivationRow", "CATALOGUE", "row", "names", "find_row", "resolve", "activation_callable",
-           "module_builders", "SELU_SCALE", "SELU_ALPHA", "REQUIRED"]
+__all__ = ["Param", "ActivationRow", "CATALOGUE", "row", "names", "find_row", "keras_row", "resolve",
+           "activation_callable", "module_builders", "SELU_SCALE", "SELU_ALPHA", "REQUIRED"]
 
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -84,6 +89,9 @@ class ActivationRow:
     end (``None``: that side never saturates). ``dies``: a unit outputting exactly 0 for a whole
     batch passes no gradient (relu, relu6). ``slope(params)``: the negative slope He's ``a``
     reads (leaky family). ``stateless``: no parameters and deterministic (may be built by name).
+    ``keras``: the names ``keras.activations.get`` resolves to this activation (the first is the one
+    initlab writes); ``keras_params``: the parameter values Keras's function uses where they differ
+    from :meth:`defaults`.
     """
 
     name: str
@@ -104,6 +112,8 @@ class ActivationRow:
     theory: bool = True
     stateless: bool = True
     build: str | None = None
+    keras: tuple[str, ...] = ()
+    keras_params: tuple[tuple[str, Any], ...] = ()
 
     @property
     def reason(self) -> str:
@@ -188,14 +198,15 @@ _HE, _GLOROT, _LECUN, _LSUV = "he_normal", "glorot_normal", "lecun_normal", "lsu
 
 CATALOGUE: tuple[ActivationRow, ...] = (
     # -- the ReLU family: He et al. 2015 -----------------------------------------------------------------
-    ActivationRow("relu", "F.relu", _HE, _HE, modules=("ReLU",),
+    ActivationRow("relu", "F.relu", _HE, _HE, modules=("ReLU",), keras=("relu",),
                   functions=("F.relu", "F.relu_", "torch.relu", "torch.relu_"), methods=("relu", "relu_"),
                   gain=math.sqrt(2.0), dies=True),
     # ReLU6 subclasses Hardtanh: it comes before hardtanh, since module classes are tested in order
-    ActivationRow("relu6", "F.relu6", _HE, _HE, modules=("ReLU6",), functions=("F.relu6",), kinks=(6.0,),
-                  saturation=_sat(None, 6.0, True), dies=True),
+    ActivationRow("relu6", "F.relu6", _HE, _HE, modules=("ReLU6",), functions=("F.relu6",), keras=("relu6",),
+                  kinks=(6.0,), saturation=_sat(None, 6.0, True), dies=True),
     ActivationRow("leaky_relu", "F.leaky_relu", _HE, _HE, modules=("LeakyReLU",),
                   functions=("F.leaky_relu", "F.leaky_relu_"), params=(Param("negative_slope", 1, 0.01),),
+                  keras=("leaky_relu",), keras_params=(("negative_slope", 0.2),),
                   slope=lambda p: float(p["negative_slope"])),
     ActivationRow("prelu", "F.leaky_relu", _HE, _HE, modules=("PReLU",), functions=("F.prelu", "torch.prelu"),
                   methods=("prelu",), params=(Param("weight", 1, 0.25, attr="init"),),
@@ -205,56 +216,60 @@ CATALOGUE: tuple[ActivationRow, ...] = (
                   params=(Param("lower", 1, 1.0 / 8), Param("upper", 2, 1.0 / 3)),
                   slope=lambda p: (float(p["lower"]) + float(p["upper"])) / 2, theory=False, stateless=False),
     # -- smooth or saturating relatives of ReLU: He by convention, LSUV by the findings -------------------
-    ActivationRow("elu", "F.elu", _HE, _LSUV, modules=("ELU",), functions=("F.elu", "F.elu_"),
+    ActivationRow("elu", "F.elu", _HE, _LSUV, modules=("ELU",), functions=("F.elu", "F.elu_"), keras=("elu",),
                   params=(Param("alpha", 1, 1.0),), why=_HE_ASSUMES_RELU,
                   saturation=lambda p: (-0.99 * float(p["alpha"]), None, False)),
     ActivationRow("celu", "F.celu", _HE, _LSUV, modules=("CELU",),
                   functions=("F.celu", "F.celu_", "torch.celu", "torch.celu_"), params=(Param("alpha", 1, 1.0),),
-                  why=_HE_ASSUMES_RELU, saturation=lambda p: (-0.99 * float(p["alpha"]), None, False)),
-    ActivationRow("gelu", "F.gelu", _HE, _LSUV, modules=("GELU",), functions=("F.gelu",),
+                  keras=("celu",), why=_HE_ASSUMES_RELU, saturation=lambda p: (-0.99 * float(p["alpha"]), None, False)),
+    ActivationRow("gelu", "F.gelu", _HE, _LSUV, modules=("GELU",), functions=("F.gelu",), keras=("gelu",),
                   params=(Param("approximate", None, "none"),), aliases=(("gelu_tanh", (("approximate", "tanh"),)),),
                   why=_HE_ASSUMES_RELU),
-    ActivationRow("silu", "F.silu", _HE, _LSUV, modules=("SiLU",), functions=("F.silu",),
+    ActivationRow("silu", "F.silu", _HE, _LSUV, modules=("SiLU",), functions=("F.silu",), keras=("silu", "swish"),
                   aliases=(("swish", ()),), why=_HE_ASSUMES_RELU),
-    ActivationRow("mish", "F.mish", _HE, _LSUV, modules=("Mish",), functions=("F.mish",), why=_HE_ASSUMES_RELU),
+    ActivationRow("mish", "F.mish", _HE, _LSUV, modules=("Mish",), functions=("F.mish",), keras=("mish",),
+                  why=_HE_ASSUMES_RELU),
     ActivationRow("hardswish", "F.hardswish", _HE, _LSUV, modules=("Hardswish",), functions=("F.hardswish",),
-                  kinks=(-3.0, 3.0), why=_HE_ASSUMES_RELU),
+                  keras=("hard_silu", "hard_swish"), kinks=(-3.0, 3.0), why=_HE_ASSUMES_RELU),
     ActivationRow("softplus", "F.softplus", _HE, _LSUV, modules=("Softplus",), functions=("F.softplus",),
-                  params=(Param("beta", 1, 1.0), Param("threshold", 2, 20.0)), why=_HE_ASSUMES_RELU),
+                  params=(Param("beta", 1, 1.0), Param("threshold", 2, 20.0)), keras=("softplus",),
+                  why=_HE_ASSUMES_RELU),
     # -- SELU: LeCun, the self-normalizing fixed point (Klambauer et al. 2017) ----------------------------
     ActivationRow("selu", "F.selu", _LECUN, _LECUN, modules=("SELU",),
-                  functions=("F.selu", "torch.selu", "torch.selu_"), gain=0.75,
+                  functions=("F.selu", "torch.selu", "torch.selu_"), gain=0.75, keras=("selu",),
                   saturation=_sat(-0.99 * SELU_SCALE * SELU_ALPHA, None)),
     # -- tanh-like: Glorot & Bengio 2010 -----------------------------------------------------------------
     ActivationRow("tanh", "torch.tanh", _GLOROT, _GLOROT, modules=("Tanh",),
                   functions=("torch.tanh", "F.tanh", "torch.tanh_"), methods=("tanh", "tanh_"), gain=5.0 / 3,
-                  saturation=_sat(-0.99, 0.99)),
+                  keras=("tanh",), saturation=_sat(-0.99, 0.99)),
     ActivationRow("sigmoid", "torch.sigmoid", _GLOROT, _GLOROT, modules=("Sigmoid",),
                   functions=("torch.sigmoid", "F.sigmoid", "torch.sigmoid_"), methods=("sigmoid", "sigmoid_"),
-                  gain=1.0, saturation=_sat(0.01, 0.99)),
+                  keras=("sigmoid",), gain=1.0, saturation=_sat(0.01, 0.99)),
     ActivationRow("softsign", "F.softsign", _GLOROT, _GLOROT, modules=("Softsign",), functions=("F.softsign",),
-                  saturation=_sat(-0.99, 0.99)),
+                  keras=("softsign",), saturation=_sat(-0.99, 0.99)),
     ActivationRow("hardtanh", "F.hardtanh", _GLOROT, _GLOROT, modules=("Hardtanh",),
-                  functions=("F.hardtanh", "F.hardtanh_"),
+                  functions=("F.hardtanh", "F.hardtanh_"), keras=("hard_tanh",),
                   params=(Param("min_val", 1, -1.0), Param("max_val", 2, 1.0)), kinks=("min_val", "max_val"),
                   saturation=lambda p: (float(p["min_val"]), float(p["max_val"]), True)),
     ActivationRow("hardsigmoid", _hardsigmoid, _GLOROT, _GLOROT, modules=("Hardsigmoid",),
-                  functions=("F.hardsigmoid",), kinks=(-3.0, 3.0), saturation=_sat(0.0, 1.0, True)),
+                  functions=("F.hardsigmoid",), kinks=(-3.0, 3.0), saturation=_sat(0.0, 1.0, True),
+                  keras=("hard_sigmoid",)),
     # -- other elementwise activations: no published rule ------------------------------------------------
     ActivationRow("logsigmoid", "F.logsigmoid", _GLOROT, _LSUV, modules=("LogSigmoid",), functions=("F.logsigmoid",),
-                  why=_NO_RULE),
+                  keras=("log_sigmoid",), why=_NO_RULE),
     ActivationRow("tanhshrink", "F.tanhshrink", _GLOROT, _LSUV, modules=("Tanhshrink",), functions=("F.tanhshrink",),
-                  why=_NO_RULE),
+                  keras=("tanh_shrink",), why=_NO_RULE),
     ActivationRow("softshrink", "F.softshrink", _GLOROT, _LSUV, modules=("Softshrink",), functions=("F.softshrink",),
-                  params=(Param("lambd", 1, 0.5),), kinks=("-lambd", "lambd"), why=_NO_RULE),
+                  params=(Param("lambd", 1, 0.5),), kinks=("-lambd", "lambd"), keras=("soft_shrink",), why=_NO_RULE),
     ActivationRow("hardshrink", "F.hardshrink", _GLOROT, _LSUV, modules=("Hardshrink",),
                   functions=("F.hardshrink", "torch.hardshrink"), methods=("hardshrink",),
-                  params=(Param("lambd", 1, 0.5),), kinks=("-lambd", "lambd"), why=_NO_RULE),
+                  params=(Param("lambd", 1, 0.5),), kinks=("-lambd", "lambd"), keras=("hard_shrink",), why=_NO_RULE),
     ActivationRow("threshold", "F.threshold", _GLOROT, _LSUV, modules=("Threshold",),
                   functions=("F.threshold", "F.threshold_", "torch.threshold", "torch.threshold_"),
                   params=(Param("threshold", 1), Param("value", 2)), kinks=("threshold",), why=_NO_RULE),
     # -- no activation: the layer's output is used as it is (Glorot & Bengio's linear regime) ------------
-    ActivationRow("linear", "identity", _GLOROT, _GLOROT, aliases=(("identity", ()),), gain=1.0, build="Identity"),
+    ActivationRow("linear", "identity", _GLOROT, _GLOROT, aliases=(("identity", ()),), gain=1.0, build="Identity",
+                  keras=("linear",)),
     # -- a callable for gains and theory only (SIREN-style networks); never detected in a model ----------
     ActivationRow("sin", "torch.sin", None, None),
 )
@@ -285,6 +300,19 @@ def names(*, aliases: bool = True) -> tuple[str, ...]:
 def find_row(name: str) -> tuple[ActivationRow, dict] | None:
     """``(row, params)`` for a name or alias (case-insensitive; an alias may imply parameters), or None."""
     return _by_name().get(str(name).lower())
+
+
+@lru_cache(maxsize=None)
+def _by_keras_name() -> dict[str, ActivationRow]:
+    return {k: r for r in CATALOGUE for k in r.keras}
+
+
+def keras_row(name: str) -> tuple[ActivationRow, dict] | None:
+    """``(row, params)`` for a Keras 3 activation name (``keras.activations.<name>``, or its
+    function's ``__name__``): the row, and the parameters Keras's function uses (this row's defaults
+    where Keras does not differ); None for names outside the catalogue (``softmax`` …)."""
+    r = _by_keras_name().get(str(name))
+    return None if r is None else (r, {**r.defaults(), **dict(r.keras_params)})
 
 
 def row(name: str) -> ActivationRow:

@@ -1,5 +1,5 @@
 """The adapters stay out of ``import initlab``; missing extras and backends are one-line errors; the
-README's equivalence table says what the parity tests check (one table, ``adapters.equivalence``)."""
+README's equivalence table says what the parity tests check (one table, ``initlab.schemes.equivalents``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from initlab.adapters.equivalence import JAX, KERAS
+from initlab.schemes.equivalents import JAX, KERAS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,15 +143,23 @@ def test_readme_equivalence_table_is_the_tested_table(framework, column, table):
 
 
 @pytest.mark.parametrize("framework, table", [("keras", KERAS), ("jax", JAX)])
-def test_the_documentation_table_agrees_with_the_parity_table(framework, table):
-    """``initlab.schemes.equivalents`` (the documentation's table) names, for each scheme, a Keras
-    and a JAX call: each must be one the parity tests check for that same scheme."""
+def test_the_documentation_table_is_derived_from_the_parity_table(framework, table):
+    """``initlab.schemes.equivalents.EQUIVALENTS`` (the scheme pages' table) names, for each scheme, the
+    Keras and JAX calls of the parity table with that scheme — every spelling once, the call with the
+    fewest arguments first — and nothing else."""
+    import initlab
     from initlab.schemes.equivalents import EQUIVALENTS
 
+    assert {e.scheme for e in table} <= {r["name"] for r in initlab.list_schemes()}
     for scheme, row in EQUIVALENTS.items():
-        call = getattr(row, framework)
-        if not call:
-            continue
-        name = re.match(r"(?:keras\.initializers\.|jax\.nn\.initializers\.)?([A-Za-z_]+)", call).group(1)
-        assert any(e.spelling == name and e.scheme == scheme for e in table), \
-            f"initlab.schemes.equivalents says {call} = {scheme}; the parity tests do not check that"
+        calls = row.keras_calls if framework == "keras" else row.jax_calls
+        mine = [e for e in table if e.scheme == scheme]
+        assert [c.spelling for c in calls] == list(dict.fromkeys(
+            e.spelling for e in sorted(mine, key=lambda e: len(e.kwargs)))), scheme
+        for c in calls:
+            assert c in mine and len(c.kwargs) == min(len(e.kwargs) for e in mine if e.spelling == c.spelling)
+        first = getattr(row, framework)
+        assert first == (calls[0].qualified() if calls else None)
+        if first is not None:
+            name = re.match(r"(?:keras\.initializers\.|jax\.nn\.initializers\.)([A-Za-z_]+)", first).group(1)
+            assert any(e.spelling == name and e.scheme == scheme for e in table), first

@@ -13,7 +13,8 @@ import jax.numpy as jnp  # noqa: E402
 
 import initlab  # noqa: E402
 import initlab.jax as ij  # noqa: E402
-from initlab.adapters.equivalence import JAX, from_jax  # noqa: E402
+from initlab.adapters.equivalence import from_jax  # noqa: E402
+from initlab.schemes.equivalents import JAX  # noqa: E402
 from _laws import (CONV, DENSE, assert_initlab_law, assert_same_structured, assert_sample_follows,  # noqa: E402
                    jax_law)
 from stats import assert_law  # noqa: E402
@@ -43,8 +44,9 @@ def _law_of(dist):
 def test_every_scheme_jits_and_draws_its_law(name):
     shape = _shape_for(name)
     init = ij.get(name)
-    fn = jax.jit(init, static_argnums=(1, 2))
-    w = np.asarray(fn(KEY, shape, jnp.float32))
+    traced = jax.make_jaxpr(jax.jit(lambda key: init(key, shape)))(KEY)  # traceable under jit
+    assert traced.out_avals[0].shape == shape
+    w = np.asarray(init(KEY, shape, jnp.float32))  # its samplers are compiled once per family and shape
     assert w.shape == shape and w.dtype == np.float32 and np.isfinite(w).all()
     dist = init.distribution(shape)
     assert dist == initlab.get(name).distribution(
@@ -78,6 +80,15 @@ def test_every_scheme_jits_and_draws_its_law(name):
         assert w[w != 0].std() == pytest.approx(0.01, rel=0.02)
 
 
+def test_values_under_jit_are_the_eager_values():
+    """The same key gives the same values eagerly and inside a user's ``jax.jit`` (one program for three
+    families: normal, truncated normal, orthogonal)."""
+    inits = [ij.get("he_normal"), ij.get("HeNormal"), ij.get("orthogonal")]
+    jitted = jax.jit(lambda key: [init(key, CONV) for init in inits])(KEY)
+    for init, w in zip(inits, jitted):
+        np.testing.assert_allclose(np.asarray(w), np.asarray(init(KEY, CONV)), rtol=1e-6, atol=1e-7)
+
+
 def test_same_key_same_values_other_key_other_values():
     init = ij.get("glorot_uniform")
     a, b = init(KEY, DENSE), init(KEY, DENSE)
@@ -104,8 +115,9 @@ def test_fans_follow_jax_axes(kwargs, shape, fan_in, fan_out):
     d = ij.variance_scaling(**kwargs, distribution="normal", mode="fan_in").distribution(shape)
     assert (d.fans.fan_in, d.fans.fan_out) == (fan_in, fan_out)
     assert d.std == pytest.approx(math.sqrt(1 / fan_in), rel=1e-12)
-    w = ij.get("he_normal", **kwargs)(KEY, shape)
-    assert w.shape == shape
+    init = ij.get("he_normal", **kwargs)
+    w = jax.eval_shape(lambda key: init(key, shape), KEY)  # traced with these axes, nothing compiled
+    assert w.shape == shape and w.dtype == jnp.float32
 
 
 def test_batch_axis_members_draw_independently():

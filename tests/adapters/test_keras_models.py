@@ -60,6 +60,41 @@ def plan_matches_the_torch_plan_of_the_same_network():
 
 
 @case("torch")
+def every_keras_spelling_in_the_catalogue_is_that_activation():
+    """Each Keras spelling of a catalogue row names, in Keras, the row's function with the parameters
+    the row says Keras uses (values compared on a grid through the kinks); the adapter reads the
+    spelling back to that row, and a row's first spelling is what the report's Keras lines write."""
+    import keras
+    import torch
+
+    from initlab.activations import CATALOGUE, keras_row
+    from initlab.adapters.keras_model import _fn_activation
+    from initlab.adapters.snippets import KERAS_ACTIVATIONS
+
+    x = np.linspace(-8.0, 8.0, 1601).astype("float32")
+    spelled = [r for r in CATALOGUE if r.keras]
+    assert len(spelled) >= 20
+    for r in spelled:
+        for spelling in r.keras:
+            fn = keras.activations.get(spelling)
+            got = _np(fn(keras.ops.convert_to_tensor(x)))
+            row, params = keras_row(spelling)
+            assert row is r and params == {**r.defaults(), **dict(r.keras_params)}, spelling
+            want = r.callable(**dict(r.keras_params))(torch.from_numpy(x.astype("float64"))).numpy()
+            np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6, err_msg=spelling)
+            act = _fn_activation(fn, "layer argument")
+            if r.name == "linear":
+                assert act is None
+            else:
+                assert act.row == r.name and act.family != "none", spelling
+        if not r.keras_params:
+            assert KERAS_ACTIVATIONS[r.name] == (None if r.name == "linear" else r.keras[0])
+    leaky = _fn_activation(keras.activations.get("leaky_relu"), "layer argument")
+    assert (leaky.name, leaky.slope) == ("leaky_relu", 0.2) and "leaky_relu" not in KERAS_ACTIVATIONS
+    assert keras_row("softmax") is None and _fn_activation(keras.activations.softmax, "x").family == "none"
+
+
+@case("torch")
 def activation_found_from_a_following_layer():
     import keras
 
@@ -230,6 +265,16 @@ def probe_records_every_layer_and_loses_nothing():
                       ("out", "weight", "softmax"), ("out.softmax", "activation", "softmax")]
     a, a_tanh = rec["a"], rec["a.tanh"]
     assert a["units"] == 48 and a["distinct_units"] == 48 and a["input_ms"] > 0
+    # the pairing is the torch probe's, and the weight rows carry its columns
+    assert [(w["layer"], act["layer"] if act else None) for w, act in rec.pairs()] == [
+        ("a", "a.tanh"), ("b", "act"), ("out", "out.softmax")]
+    k, bias = (_np(v.value) for v in model.get_layer("a").weights)
+    assert (a["fan_in"], a["fan_out"]) == (64, 48) and (rec["out"]["fan_in"], rec["out"]["fan_out"]) == (48, 10)
+    assert a["weight_std"] == pytest.approx(float(np.sqrt(np.mean(k.astype("float64") ** 2))), rel=1e-5)
+    assert a["bias_rms"] == pytest.approx(float(np.sqrt(np.mean(bias.astype("float64") ** 2))), abs=1e-7)
+    assert [rec[n]["after_norm"] for n in ("a", "b", "out")] == [0, 0, 1]  # BatchNormalization before out
+    assert math.isnan(a["input_grad_std"]) and math.isfinite(rec["out"]["input_grad_std"]) == \
+        (keras.backend.backend() == "torch")
     np.testing.assert_allclose(a_tanh["std"], np.tanh(_pre(model, x)).std(), rtol=1e-4)
     assert math.isfinite(rec.loss) and rec.loss_name == "cross_entropy (softmax output)"
     torch_backend = keras.backend.backend() == "torch"

@@ -109,7 +109,63 @@ def test_experiment_prints_the_verdict_and_writes_json(tmp_path):
     result = _invoke("experiment", "exploding", "--quick", "--out", str(out))
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())
-    assert saved["name"] == "exploding" and saved["verdict"] in ("reproduced", "not reproduced")
+    assert saved["name"] == "exploding" and saved["verdict"] in ("reproduced", "contradicted", "inconclusive")
     assert saved["verdict"] in result.output and "initlab experiment exploding --quick" in result.output
+    # one line per check, and the source beside ours
+    for check in saved["checks"]:
+        assert check["outcome"] in ("reproduced", "contradicted", "inconclusive")
+        assert check["statistics"] is None or check["statistics"]["interval"] == "t"
+    assert saved["source"]["citation"] and saved["comparison"]
+    assert "the source beside ours" in result.output
     as_json = _invoke("experiment", "exploding", "--quick", "--json")
-    assert json.loads(as_json.output)["numbers"].keys() == saved["numbers"].keys()
+    got = json.loads(as_json.output)
+    assert got["checks"] == saved["checks"] and got["comparison"] == saved["comparison"]
+    assert got["source"] == saved["source"] and len(got["seeds"]) == 3
+
+
+SMALL = {"epochs": 1, "seeds": 2, "width": 16, "depth": 4}
+
+
+def _force(monkeypatch, verdicts):
+    """run_preset at a smoke budget, with the verdict replaced: the CLI's handling of each outcome."""
+    from initlab.experiments import presets
+
+    real = presets.run_preset
+
+    def forced(name, budget="full", seed=0, overrides=None):
+        r = real(name, budget, seed, overrides=SMALL)
+        r.verdict = verdicts[name]
+        return r
+
+    monkeypatch.setattr(presets, "run_preset", forced)
+
+
+@pytest.mark.parametrize("verdict", ["reproduced", "contradicted", "inconclusive"])
+def test_every_verdict_exits_zero(monkeypatch, verdict):
+    """A contradicted or inconclusive claim is a finding, not a failure: exit status 0 for all three."""
+    _force(monkeypatch, {"vanishing": verdict})
+    result = _invoke("experiment", "vanishing", "--quick")
+    assert result.exit_code == 0 and verdict in result.output
+
+
+@pytest.mark.slow
+def test_the_demo_exits_zero_and_prints_one_line_per_check(tmp_path, monkeypatch):
+    from initlab.experiments.presets import PRESETS
+
+    verdicts = {"vanishing": "reproduced", "exploding": "contradicted", "xavier-vs-he": "inconclusive"}
+    _force(monkeypatch, verdicts)
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough that no cell wraps
+    args = ["demo", "--budget", "quick", "--jobs", "1", "--out", str(tmp_path / "d")]
+    for name in verdicts:
+        args += ["--preset", name]
+    demo = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert demo.exit_code == 0, demo.output
+    assert "1 reproduced, 1 contradicted, 1 inconclusive" in demo.output
+    assert (tmp_path / "d" / "report.html").is_file()
+    lines = demo.output.splitlines()
+    for name, verdict in verdicts.items():
+        heading = [ln for ln in lines if PRESETS[name].title in ln]
+        assert len(heading) == 1 and verdict in heading[0], name
+    marked = [ln for ln in lines if any(f"│ {m} │" in ln for m in "✓✗?")]
+    html = (tmp_path / "d" / "report.html").read_text()
+    assert len(marked) == html[html.index("id='summary'"):html.index("<nav>")].count("<tr>") - 1

@@ -68,7 +68,9 @@ def test_parse_spec_forms_and_defaults():
     assert parse_spec("mlp") == {"name": "mlp", "depth": 5, "width": 128, "act": "relu", "init": "auto",
                                  "bias": True}
     assert parse_spec("CNN: channels=16, depth=3, act=ReLU, init=he_normal") == {
-        "name": "cnn", "channels": 16, "depth": 3, "act": "relu", "init": "he_normal", "bias": True}
+        "name": "cnn", "channels": 16, "depth": 3, "act": "relu", "init": "he_normal", "bias": True, "stride": 1,
+        "head": "pool"}
+    assert parse_spec("cnn:channels=25,depth=3,stride=2,head=flatten")["head"] == "flatten"
     assert parse_spec({"name": "mlp", "params": {"depth": 2}, "activation": "tanh", "scheme": "orthogonal",
                        "bias": False}) == {"name": "mlp", "depth": 2, "width": 128, "act": "tanh",
                                            "init": "orthogonal", "bias": False}
@@ -117,6 +119,8 @@ def test_a_model_too_large_for_memory_says_how_much_it_needs(monkeypatch):
 
 
 @pytest.mark.parametrize("spec, shape", [("mlp:depth=3,width=7,bias=0", (2, 5)), ("cnn:channels=5,depth=4", (3, 9, 9)),
+                                         ("cnn:channels=25,depth=3,stride=2,head=flatten", (1, 40)),
+                                         ("cnn:channels=3,depth=2,stride=3,head=flatten,bias=0", (2, 10, 7)),
                                          ("cnn:channels=4,depth=1", (2, 11)), ("mlp:depth=1,width=3", (4,))])
 def test_parameter_count_matches_the_built_model(spec, shape):
     from initlab.experiments.models import parameter_count
@@ -128,11 +132,13 @@ def test_parameter_count_matches_the_built_model(spec, shape):
 @pytest.mark.parametrize("spec, match", [
     ("mlp:depth=0", r"mlp spec field 'depth': got 0; allowed: an integer >= 1"),
     ("mlp:depth=ten", r"mlp spec field 'depth': got 'ten'"),
-    ("mlp:widht=3", r"mlp spec: unknown field 'widht'; allowed: depth, width, act, init, bias; did you mean 'width'"),
-    ("cnn:width=3", r"cnn spec: unknown field 'width'; allowed: channels, depth, act, init, bias"),
+    ("mlp:widht=3", r"mlp spec: got unknown field 'widht'; allowed: depth, width, act, init, bias; did you mean 'width'"),
+    ("cnn:width=3", r"cnn spec: got unknown field 'width'; allowed: channels, depth, act, init, bias, stride, head"),
+    ("cnn:head=max", r"cnn spec field 'head': got 'max'; allowed: 'pool', 'flatten'"),
+    ("cnn:stride=0", r"cnn spec field 'stride': got 0; allowed: an integer >= 1"),
     ("mlp:act=relux", r"mlp spec field 'act': got 'relux'.*did you mean 'relu'"),
     ("mlp:bias=maybe", r"mlp spec field 'bias': got 'maybe'; allowed: 1/0, true/false"),
-    ("mlp:depth", r"item 'depth' is not key=value"),
+    ("mlp:depth", r"model spec: got item 'depth' in 'mlp:depth'; allowed: key=value items"),
     ("resnet:depth=3", r"model spec kind: got 'resnet'; allowed: 'mlp', 'cnn'"),
     ({"depth": 3}, r"model spec kind: got None"),
     (42, r"model spec: got 42"),
@@ -192,6 +198,18 @@ def test_build_model_torch_default_includes_biases():
     w, b = net[1].weight.detach(), net[1].bias.detach()
     assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.95 * bound
     assert float(b.abs().max()) <= bound and float(b.abs().max()) > 0.9 * bound
+
+
+def test_strided_cnn_with_a_flattening_head():
+    # Greydanus 2020's MNIST-1D CNN: 40 → 20 → 10 → 5 positions, 25 channels, 125 features to the head
+    net = build_model("cnn:channels=25,depth=3,stride=2,head=flatten", (1, 40), 10)
+    h = torch.zeros(2, 1, 40)
+    sizes = []
+    for m in net:
+        h = m(h)
+        if isinstance(m, nn.Conv1d):
+            sizes.append(h.shape[-1])
+    assert sizes == [20, 10, 5] and net[-1].in_features == 125 and h.shape == (2, 10)
 
 
 def test_build_model_cnn():

@@ -419,3 +419,43 @@ def test_a_sweep_killed_with_sigkill_resumes_without_duplicates(tmp_path):
     keys = [(r["run_id"], r["epoch"]) for r in rows]
     assert len(keys) == len(set(keys)) == 8 * 4
     assert {r["run_id"] for r in rows} == {s.run_id for s in specs}
+
+
+def test_sweeps_in_threads_never_trace_two_models_at_once(tmp_path, monkeypatch):
+    """torch.fx patches torch.nn.Module process-wide while it traces; two traces at once can leave the
+    patch behind and break every later module call. Concurrent sweeps plan their models (initialize,
+    which traces) one at a time."""
+    import torch.fx
+
+    real = torch.fx.symbolic_trace
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_trace(model, *a, **k):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.02)
+            return real(model, *a, **k)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(torch.fx, "symbolic_trace", slow_trace)
+    before = (torch.nn.Module.__call__, torch.nn.Module.__getattr__)
+    errors = []
+
+    def go(k):
+        try:
+            Fake().run(tmp_path / f"s{k}", config={**GRID, "depth": [2, 3, 4, 5]})
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and most[0] == 1
+    assert (torch.nn.Module.__call__, torch.nn.Module.__getattr__) == before

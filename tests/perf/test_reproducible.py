@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -201,3 +202,31 @@ def test_batched_fills_equal_the_same_fills_one_by_one_and_keep_call_order():
     with engine.batched():
         q = initlab.orthogonal()(torch.empty(50, 30), seed=2)
     torch.testing.assert_close(q.t() @ q, torch.eye(30), rtol=0, atol=1e-5)
+
+
+CONSTANT_DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]
+
+
+@pytest.mark.parametrize("dtype", CONSTANT_DTYPES, ids=[str(d)[6:] for d in CONSTANT_DTYPES])
+def test_large_constants_on_the_engine_threads_store_the_bits_of_fill(dtype):
+    """A constant of more than 32768 elements is written block by block on the engine's threads: the bits are
+    those torch's fill_ stores (the value rounded once to the dtype, the sign of zero kept), on 1 and 2
+    threads, with a seed, a generator or neither, and inside a batch in call order."""
+    for n, value in itertools.product((40_000, 2 * BLOCK + 999), (0.0, -0.0, 0.3, 1e-8, -7.5)):
+        want = torch.empty(n, dtype=dtype).fill_(value).view(torch.uint8)
+        law = initlab.get({"name": "constant", "params": {"value": value}})
+        for nthreads in (1, 2):
+            with threads(nthreads):
+                for kwargs in ({"seed": 3}, {"generator": torch.Generator().manual_seed(0)}, {}):
+                    got = law(torch.full((n,), 5.0, dtype=dtype), **kwargs)
+                    assert torch.equal(got.view(torch.uint8), want), (n, value, nthreads, kwargs)
+    w = torch.zeros(1500, 1500, dtype=dtype)
+    with threads(2), engine.batched():
+        initlab.get("ones")(w, seed=1)
+        assert bool((w == 0).all())  # queued with the seeded fills
+        initlab.get(LAWS["normal"])(w, seed=1, key="n")
+    assert torch.equal(w, initlab.get(LAWS["normal"])(torch.empty(1500, 1500, dtype=dtype), seed=1, key="n"))
+    with threads(2), engine.batched():
+        initlab.get(LAWS["normal"])(w, seed=1, key="n")
+        initlab.get("ones")(w, seed=1)
+    assert bool((w == 1).all())

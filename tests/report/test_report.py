@@ -52,34 +52,61 @@ class _Collect(html.parser.HTMLParser):
             self.scripts.append(a)
 
 
+SMOKE = {"symmetry": {"epochs": 1, "seeds": 2, "width": 8},
+         "vanishing": {"epochs": 1, "seeds": 2, "width": 16, "depth": 4},
+         "activation-guide": {"seeds": 2, "epochs": 1, "width": 8,
+                              "cells": {"sigmoid": ((2, "sgd", (0.3,)),), "relu": ((2, "sgd", (0.03,)),)}}}
+
+
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory):
-    from initlab.report.demo import run_demo
+    """The demo's report rendered from presets run at a smoke budget and small illustrations (the
+    measuring is tested in tests/experiments; here the rendering is)."""
+    from initlab.experiments import illustrations
+    from initlab.experiments.presets import run_preset
+    from initlab.experiments.suite import SuiteResult
+    from initlab.report.demo import render_demo
 
     out = tmp_path_factory.mktemp("report")
-    result = run_demo(out, budget="quick", seed=0, presets=("symmetry", "orthogonal-depth"))
-    return out, result
+    results = {name: run_preset(name, budget="quick", overrides=o) for name, o in SMOKE.items()}
+    suite = SuiteResult(results, {"schemes": illustrations.scheme_draws(0, shape=(64, 96)),
+                                  "phase": illustrations.phase_rows(sigma_w2=np.linspace(0.5, 3, 11),
+                                                                    sigma_b2=np.linspace(0, 0.2, 5))},
+                        budget="quick", seconds=1.0, cpu_seconds=1.0)
+    return out, suite, render_demo(suite, out)
 
 
 @pytest.mark.slow
 def test_report_builds_with_valid_figures(small_report):
-    out, result = small_report
-    assert result.report == out / "report.html" and result.report.is_file()
+    out, suite, path = small_report
+    assert path == out / "report.html" and path.is_file()
     pngs = sorted(out.glob("*.png"))
-    # weights, symmetry, orthogonal depth, phase diagram
-    assert {p.stem for p in pngs} >= {"weights-by-scheme", "symmetry-distinct-units", "orthogonal-depth",
-                                      "phase-diagram"}
+    expected = {"weights-by-scheme", "phase-diagram"} | {f["name"] for r in suite.results.values() for f in r.figures}
+    assert {p.stem for p in pngs} == expected
     for p in pngs:
         assert_has_plotted_data(p.read_bytes(), p.name)
-    assert set(result.results) == {"symmetry", "orthogonal-depth"}
-    for r in result.results.values():
-        assert r.verdict in ("reproduced", "not reproduced")
+
+
+@pytest.mark.slow
+def test_the_summary_has_one_line_per_check_and_every_section_its_source(small_report):
+    out, suite, path = small_report
+    text = path.read_text(encoding="utf-8")
+    summary = text[text.index("id='summary'"):text.index("<nav>")]
+    n_checks = sum(len(r.checks) for r in suite.results.values())
+    assert summary.count("<tr>") == n_checks + 1  # header + one row per check
+    for r in suite.results.values():
+        assert r.title in text and r.command in text
+        for c in r.checks:
+            assert c["criterion"].replace("'", "&#x27;").replace("<", "&lt;").replace(">", "&gt;") in text
+        assert "The source&#x27;s figure beside ours" in text and r.source["shows"][:40] in text.replace("&#x27;", "'")
+    for outcome in {r.verdict for r in suite.results.values()}:
+        assert f">{outcome}</span>" in text
 
 
 @pytest.mark.slow
 def test_html_references_only_embedded_assets(small_report):
-    out, result = small_report
-    text = result.report.read_text(encoding="utf-8")
+    out, suite, path = small_report
+    text = path.read_text(encoding="utf-8")
     parser = _Collect()
     parser.feed(text)
     assert parser.imgs, "no images in the report"
@@ -92,7 +119,7 @@ def test_html_references_only_embedded_assets(small_report):
     for sid in parser.ids:
         assert f"href='#{sid}'" in text
     assert "Zero and constant weights never break symmetry" in text
-    assert "initlab experiment symmetry" in text  # the command that reproduces it
+    assert "initlab experiment symmetry --quick" in text  # the command that reproduces it
 
 
 def test_every_figure_function_plots_measured_data(tmp_path):
@@ -101,13 +128,10 @@ def test_every_figure_function_plots_measured_data(tmp_path):
 
     import initlab
     from initlab import theory
+    from initlab.experiments import illustrations
     from initlab.report import figures as F
 
-    w = initlab.he_normal()(torch.empty(64, 128), seed=0).numpy()
-    d = initlab.he_normal().distribution((64, 128))
-    x = np.linspace(-0.5, 0.5, 50)
-    pngs = {"weights": F.weight_distributions({"he": w}, {"he": (x, np.exp(-x**2 / (2 * d.variance)))},
-                                              {"he": "N(0, 2/fan_in)"}, (64, 128))}
+    pngs = {"weights": F.weight_histograms(illustrations.scheme_draws(0, shape=(32, 48)), "weights")}
     net = torch.nn.Sequential(*[m for _ in range(4) for m in (torch.nn.Linear(32, 32), torch.nn.Tanh())])
     initlab.initialize(net, seed=0)
     acts, h = [], torch.randn(256, 32, generator=torch.Generator().manual_seed(0))
@@ -115,21 +139,24 @@ def test_every_figure_function_plots_measured_data(tmp_path):
         h = m(h)
         if isinstance(m, torch.nn.Tanh):
             acts.append(h.detach().numpy())
-    pngs["hist"] = F.activation_histograms({"glorot": acts}, "tanh")
     stds = [float(a.std()) for a in acts]
     pngs["profile"] = F.layer_profile([{"scheme": "glorot", "layer": i + 1, "act_std": s, "grad_std": s / 2}
                                        for i, s in enumerate(stds)], "profile")
     pngs["curves"] = F.training_curves([{"label": "a", "epoch": e, "train_loss": 1 / (1 + e + stds[0]),
                                          "test_acc": min(0.99, 0.1 * e + stds[1])} for e in range(5)], "curves", 0.1)
-    pngs["distinct"] = F.distinct_units([{"label": "a", "epoch": e, "layer": 1, "distinct_units": 1 + e,
-                                          "width": 8} for e in range(4)], "distinct")
+    pngs["gradients"] = F.gradient_profile([{"label": lab, "layer": i + 1, "grad_std": s ** (k + 1)}
+                                            for k, lab in enumerate("ab") for i, s in enumerate(stds)], "gradients")
+    hist = [{"layer": i + 1, "seed": 0, "bin": float(b), "fraction": float(f)} for i, a in enumerate(acts)
+            for b, f in zip(*reversed(np.histogram(a, bins=20, range=(-1, 1))))]
+    pngs["lines"] = F.lines(hist, "bin", "fraction", "layer", "lines", panels="", xlabel="tanh output")
+    pngs["bars"] = F.bars([{"cell": c, "scheme": s, "seed": k, "acc": stds[k] * (1 + j)}
+                           for c in ("a", "b") for j, s in enumerate(("x", "y")) for k in range(3)],
+                          "cell", "acc", "scheme", "bars")
     pngs["heat"] = F.accuracy_heatmap([{"scheme": s, "activation": a, "test_acc": abs(np.tanh(i + j * stds[0]))}
                                        for i, s in enumerate(["he", "glorot"]) for j, a in
                                        enumerate(["relu", "tanh"])], "heat")
     pngs["phase"] = F.phase_diagram({"tanh": theory.phase_diagram("tanh", np.linspace(0.5, 3, 12),
                                                                   np.linspace(0, 0.2, 6))})
-    pngs["lines"] = F.line_plot([{"d": 2 ** k, "s": stds[k % 4], "g": "x"} for k in range(5)], "d", "s", "g",
-                                "depth", "steps", "lines", logx=True)
     for name, png in pngs.items():
         assert_has_plotted_data(png, name)
 
@@ -183,9 +210,9 @@ def test_headless_browser_opens_the_report(small_report):
         pytest.skip("no Chromium on this machine: install Debian's `chromium` package, or run the test set-up "
                     "with INITLAB_INSTALL_BROWSER=1 as root (CI does)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
-    out, result = small_report
+    out, suite, path = small_report
     parser = _Collect()
-    parser.feed(result.report.read_text(encoding="utf-8"))
+    parser.feed(path.read_text(encoding="utf-8"))
     errors = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[
@@ -195,7 +222,7 @@ def test_headless_browser_opens_the_report(small_report):
             page = browser.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(result.report.as_uri())
+            page.goto(path.as_uri())
             page.wait_for_load_state("load")
             for sid in parser.ids:
                 assert page.locator(f"section#{sid} h2").count() == 1, sid

@@ -216,7 +216,8 @@ def test_keys_phase_click_code_and_new_seed(page):
     page.wait_for_function("playground.info[0].config.scheme === 'variance_scaling'")
     cfg = page.evaluate("playground.info[0].config")
     assert cfg["bias"] == "random_normal" and cfg["scheme_params"]["scale"] > 0
-    assert page.input_value("#scheme") == "variance_scaling"
+    # the controls are drawn from the new config on the next frame, not with the message itself
+    page.wait_for_function("document.getElementById('scheme').value === 'variance_scaling'")
     page.wait_for_function("playground.latest[0] && playground.latest[0].phase_point.sigma_w2 > 0")
     page.locator("#code").click()
     page.wait_for_selector("#modal:not([hidden])")

@@ -440,8 +440,11 @@ def test_claims_come_from_the_preset_registry(monkeypatch):
             LiveConfig.from_dict(run)
     he = next(c for c in claims() if c["name"] == "xavier-vs-he")
     assert [r["scheme"] for r in he["runs"]] == ["he_normal", "lecun_normal"] and he["runs"][0]["depth"] == 30
-    fake = presets.Preset("new-claim", "a claim added later", lambda b, s: None,
-                          {"quick": {"depth": 7, "width": 24, "std": 0.1, "lr": 0.05}})
+    from initlab.experiments.claim import Source
+
+    fake = presets.Preset(name="new-claim", title="A new claim", claim="a claim added later", explanation="",
+                          source=Source("", ""), budgets={"quick": {"depth": 7, "width": 24, "std": 0.1, "lr": 0.05}},
+                          measure=lambda b, s: [], judge=lambda rows, b: [], compare=lambda rows, b: [])
     monkeypatch.setitem(presets.PRESETS, "new-claim", fake)
     new = next(c for c in claims() if c["name"] == "new-claim")
     assert new["claim"] == "a claim added later"

@@ -3,7 +3,9 @@
 The law and its constants (std, bounds, fans, gain) come from initlab's :class:`Distribution`,
 resolved from the static shape at trace time; the numbers are drawn with ``jax.random`` from the
 key, so an initializer is traceable under ``jax.jit`` and usable as Flax's ``kernel_init=``. One
-sampler per family, each a few lines of ``jax.random``:
+sampler per family, each a few lines of ``jax.random``, compiled once per shape and dtype with the
+law's constants as arguments (an eager call costs one XLA compilation per new shape, shared by every
+scheme of the family, not one per operation):
 
 * normal: ``mean + std·N(0, 1)``; uniform: ``U(low, high)``; truncated normal:
   ``loc + scale·TN(a, b)`` — uniform and truncated values are clipped to the bounds as the dtype
@@ -33,25 +35,47 @@ import jax.numpy as jnp  # noqa: E402
 __all__ = ["get", "constructors", "SAMPLERS"]
 
 
-def _clip(x, dist: Distribution, dtype):
-    lo, hi = inward_bounds(dist.low, dist.high, np.dtype(jnp.dtype(dtype)))
-    return jnp.clip(x, lo, hi)
+def _compiled(draw, *static: str):
+    """``draw(key, *constants, shape=..., dtype=...)`` compiled once per static shape and dtype (and the
+    keyword arguments named in ``static``): the law's
+    constants are traced arguments, so every scheme of a family shares one program per shape (eager
+    JAX would compile each operation of the sampler separately), and inside a user's ``jax.jit`` it is
+    simply inlined."""
+    return jax.jit(draw, static_argnames=("shape", "dtype", *static))
+
+
+def _bounds(dist: Distribution, dtype) -> tuple[float, float]:
+    return inward_bounds(dist.low, dist.high, np.dtype(jnp.dtype(dtype)))
+
+
+@_compiled
+def _normal_draw(key, mean, std, *, shape, dtype):
+    return (mean + std * jax.random.normal(key, shape, _work(dtype))).astype(dtype)
 
 
 def _normal(key, dist, shape, dtype):
-    p = dist.params
-    return (p["mean"] + p["std"] * jax.random.normal(key, shape, _work(dtype))).astype(dtype)
+    return _normal_draw(key, dist.params["mean"], dist.params["std"], shape=shape, dtype=dtype)
+
+
+@_compiled
+def _uniform_draw(key, low, high, lo, hi, *, shape, dtype):
+    x = jax.random.uniform(key, shape, _work(dtype), minval=low, maxval=high).astype(dtype)
+    return jnp.clip(x, lo, hi)
 
 
 def _uniform(key, dist, shape, dtype):
-    x = jax.random.uniform(key, shape, _work(dtype), minval=dist.low, maxval=dist.high).astype(dtype)
-    return _clip(x, dist, dtype)
+    return _uniform_draw(key, dist.low, dist.high, *_bounds(dist, dtype), shape=shape, dtype=dtype)
+
+
+@_compiled
+def _truncated_draw(key, a, b, loc, scale, lo, hi, *, shape, dtype):
+    z = jax.random.truncated_normal(key, a, b, shape, _work(dtype))
+    return jnp.clip((loc + scale * z).astype(dtype), lo, hi)
 
 
 def _truncated(key, dist, shape, dtype):
     p = dist.params
-    z = jax.random.truncated_normal(key, p["a"], p["b"], shape, _work(dtype))
-    return _clip((p["loc"] + p["scale"] * z).astype(dtype), dist, dtype)
+    return _truncated_draw(key, p["a"], p["b"], p["loc"], p["scale"], *_bounds(dist, dtype), shape=shape, dtype=dtype)
 
 
 def _constant(key, dist, shape, dtype):
@@ -66,24 +90,40 @@ def _haar(key, rows: int, cols: int, dtype):
     return q.T if rows < cols else q
 
 
+def _orthogonal_draw(key, gain, *, rows, cols, shape, dtype):
+    return (gain * _haar(key, rows, cols, _work(dtype))).reshape(shape).astype(dtype)
+
+
+_orthogonal_draw = _compiled(_orthogonal_draw, "rows", "cols")
+
+
 def _orthogonal(key, dist, shape, dtype):
     p = dist.params
-    return (p["gain"] * _haar(key, p["rows"], p["cols"], _work(dtype))).reshape(shape).astype(dtype)
+    return _orthogonal_draw(key, p["gain"], rows=p["rows"], cols=p["cols"], shape=shape, dtype=dtype)
 
 
-def _delta_orthogonal(key, dist, shape, dtype):
+@_compiled
+def _delta_orthogonal_draw(key, gain, *, shape, dtype):
     out_c, in_c = shape[0], shape[1]
-    q = dist.params["gain"] * _haar(key, out_c, in_c, _work(dtype))
+    q = gain * _haar(key, out_c, in_c, _work(dtype))
     centre = tuple(k // 2 for k in shape[2:])  # initlab's centre (torch layout (out, in, *k))
     return jnp.zeros(shape, dtype).at[(slice(None), slice(None), *centre)].set(q.astype(dtype))
 
 
-def _sparse(key, dist, shape, dtype):
-    rows, cols = shape
+def _delta_orthogonal(key, dist, shape, dtype):
+    return _delta_orthogonal_draw(key, dist.params["gain"], shape=shape, dtype=dtype)
+
+
+@_compiled
+def _sparse_draw(key, std, zeros_per_column, *, shape, dtype):
     k_values, k_rows = jax.random.split(key)
-    values = dist.params["std"] * jax.random.normal(k_values, shape, _work(dtype))
+    values = std * jax.random.normal(k_values, shape, _work(dtype))
     rank = jnp.argsort(jnp.argsort(jax.random.uniform(k_rows, shape), axis=0), axis=0)  # a random order per column
-    return jnp.where(rank < dist.params["zeros_per_column"], 0.0, values).astype(dtype)
+    return jnp.where(rank < zeros_per_column, 0.0, values).astype(dtype)
+
+
+def _sparse(key, dist, shape, dtype):
+    return _sparse_draw(key, dist.params["std"], dist.params["zeros_per_column"], shape=shape, dtype=dtype)
 
 
 def _engine(key, dist, shape, dtype):

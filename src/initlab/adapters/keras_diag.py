@@ -23,11 +23,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..diagnostics import COLUMNS, LayerRecords
-from ..diagnostics._sites import _spec
+from ..diagnostics import LayerRecords
+from ..diagnostics._sites import activation_spec
 from ..diagnostics._stats import NAN, UnitKeys, distinct_units, forward_stats, grad_stats, mean_square, \
     saturated_fraction, sum_square
 from ..diagnostics.lsuv import LSUVResult
+from ..diagnostics.probe import compute_loss, new_row, pair_rows
 from ..errors import InitlabError, check_int, check_positive, fail
 from . import keras_model as km
 
@@ -71,14 +72,16 @@ class KerasState:
             self.torch = (torch.get_rng_state(), [(v.value, v.value.requires_grad, v.value.grad)
                                                   for v, _, _ in self.variables])
 
-    def restore(self, *, values: bool = True, rng: bool = True) -> None:
+    def restore(self, *, params: bool = True, rng: bool = True) -> None:
+        """Put back trainable flags, ``requires_grad`` and ``.grad``; the variables' values with
+        ``params``; Python's and torch's random states with ``rng``."""
         for layer, trainable in self.layers:
             if layer.trainable != trainable:
                 layer.trainable = trainable
         for v, trainable, saved in self.variables:
             if v.trainable != trainable:
                 v.trainable = trainable
-            if values:
+            if params:
                 v.assign(saved)
         if rng:
             random.setstate(self.python_rng)
@@ -102,12 +105,13 @@ class _Recorder:
         self.layers = layers
         self.rtol = symmetry_rtol
         self.rows: list[dict] = []
-        self.tensors: list = []      # (row, output tensor) for the gradients
+        self.tensors: list = []      # (row, column, tensor) whose loss gradient fills that column
         self.weights: list = []      # (row, [kernel variables]) for weight gradient norms
         self.saved: list = []
         self.keys = UnitKeys()
         self.calls: dict[str, int] = {}
         self.pending: dict[int, list] = {}   # layer id -> [pre-activation, activation output, name]
+        self.norm_seen = False               # a normalization layer ran since the last weight layer
         self.last_output = None
         self.last_softmax = None
 
@@ -115,9 +119,7 @@ class _Recorder:
     def _row(self, layer: str, kind: str, role: str, activation: str | None) -> dict:
         call = self.calls.get(layer, 0)
         self.calls[layer] = call + 1
-        row = {c: NAN for c in COLUMNS}
-        row.update(index=len(self.rows), layer=layer, call=call, kind=kind, role=role, activation=activation,
-                   nonfinite=0, grad_nonfinite=0)
+        row = new_row(len(self.rows), layer, call, kind, role, activation)
         self.rows.append(row)
         return row
 
@@ -132,14 +134,14 @@ class _Recorder:
         t = _to_torch(y)
         if not t.is_floating_point():
             return
-        spec = _spec(act_name) if act_name else None
+        spec = activation_spec(act_name) if act_name else None
         d = t.detach()
         row.update(forward_stats(d, fd if spec is not None and spec.can_die else None))
         row["units"] = d.shape[fd] if d.dim() >= 2 else d.numel()
         if spec is not None:
             row["frac_saturated"] = saturated_fraction(d, spec)
         if t.requires_grad:
-            self.tensors.append((row, t))
+            self.tensors.append((row, "grad_std", t))
 
     # -- wrappers ----------------------------------------------------------------------------
     def _wrap(self, layer, attr: str, fn) -> None:
@@ -179,6 +181,8 @@ class _Recorder:
         kind = type(layer).__name__
         fd = 1 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
         variables = km.weights_of(layer)
+        if isinstance(layer, _NORMALIZATION()):
+            self.norm_seen = True
         act = km._layer_activation(layer)
         if act is not None:
             name = act.name or "linear"
@@ -193,8 +197,11 @@ class _Recorder:
         if kernels and not isinstance(layer, km._layers().RNN):
             row = self._row(layer.name, kind, "weight", None)
             if x is not None and keras.ops.is_tensor(x) and _to_torch(x).is_floating_point():
-                row["input_ms"] = mean_square(_to_torch(x).detach())
-            row["weight_norm"] = math.sqrt(sum(sum_square(_to_torch(v.value).detach()) for v in kernels))
+                t = _to_torch(x)
+                row["input_ms"] = mean_square(t.detach())
+                if t.requires_grad:
+                    self.tensors.append((row, "input_grad_std", t))
+            self._weight_columns(row, variables, kernels)
             self.weights.append((row, kernels))
             out = pre[-1][0] if pre else y
             self._observe(row, out, None, fd)
@@ -209,6 +216,28 @@ class _Recorder:
         self.weights.append((row, [v for v, _, _ in variables]))
         self._observe(row, y, None, fd)
         self.last_output, self.last_softmax = y, False
+
+    def _weight_columns(self, row: dict, variables: list, kernels: list) -> None:
+        """A weight row's own columns, as the torch probe fills them: the kernels' norm and root mean
+        square, their fans as initialization counts them (one kernel only), the bias's root mean square
+        and whether a normalization ran since the previous weight layer."""
+        w_sq = sum(sum_square(_to_torch(v.value).detach()) for v in kernels)
+        n = sum(math.prod(v.shape) for v in kernels)
+        row["weight_norm"] = math.sqrt(w_sq)
+        row["weight_std"] = math.sqrt(w_sq / n) if n else NAN
+        if len(kernels) == 1:
+            hints = next(dict(h) for v, _, h in variables if v is kernels[0])
+            try:
+                fans = km.variable_fans(tuple(int(d) for d in kernels[0].shape), **hints)
+            except InitlabError:
+                fans = None
+            if fans is not None:
+                row["fan_in"], row["fan_out"] = fans.fan_in, fans.fan_out
+        biases = [v for v, role, _ in variables if role == "bias"]
+        b_n = sum(math.prod(v.shape) for v in biases)
+        row["bias_rms"] = math.sqrt(sum(sum_square(_to_torch(v.value).detach()) for v in biases) / b_n) if b_n else 0.0
+        row["after_norm"] = int(self.norm_seen)
+        self.norm_seen = False
 
     def _distinct(self, row: dict, layer, out, fd: int) -> None:
         """The symmetry count of a Dense/Conv layer (units = the kernel's last axis)."""
@@ -229,17 +258,12 @@ class _Recorder:
 
     # -- after the pass ----------------------------------------------------------------------
     def finish(self, grads: list, weight_grads: list) -> None:
-        last_weight = None
-        for row in self.rows:
-            if row["role"] == "weight":
-                row["activation"] = "linear"
-                last_weight = row
-            elif row["role"] == "activation" and last_weight is not None:
-                if last_weight["activation"] == "linear":
-                    last_weight["activation"] = row["activation"]
-                last_weight = None
-        for row, g in grads:
-            row["grad_std"], row["grad_nonfinite"] = grad_stats(g)
+        pair_rows(self.rows)
+        for row, column, g in grads:
+            std, nonfinite = grad_stats(g)
+            row[column] = std
+            if column == "grad_std":
+                row["grad_nonfinite"] = nonfinite
         for row, gn in weight_grads:
             row["weight_grad_norm"] = gn
             wn = row["weight_norm"]
@@ -249,6 +273,12 @@ class _Recorder:
         if ref > 0:
             for row in self.rows:
                 row["grad_var_rel"] = (row["grad_std"] / ref) ** 2
+
+
+def _NORMALIZATION() -> tuple:
+    """Keras layers that normalize the signal's scale (the ``after_norm`` column)."""
+    L = km._layers()
+    return (L.BatchNormalization, L.LayerNormalization, L.GroupNormalization, L.UnitNormalization)
 
 
 def _check(model, inputs):
@@ -286,15 +316,13 @@ def _loss(rec: _Recorder, out, targets, loss_fn):
     import torch
     import torch.nn.functional as F
 
-    from ..diagnostics.probe import _loss as torch_loss
-
     y = _to_torch(out)
     if targets is not None and not targets.is_floating_point():
         targets = targets.long()
     if loss_fn is None and targets is not None and rec.last_softmax and out is rec.last_output \
             and not targets.is_floating_point():
         return F.nll_loss(torch.log(y.clamp_min(1e-30)), targets), "cross_entropy (softmax output)"
-    return torch_loss(y, targets, loss_fn)
+    return compute_loss(y, targets, loss_fn)
 
 
 def probe(model, inputs, targets=None, loss_fn: Callable | None = None, *, training: bool = False,
@@ -325,11 +353,11 @@ def probe(model, inputs, targets=None, loss_fn: Callable | None = None, *, train
                 out = model(inputs, training=training)
                 rec.remove()
                 loss, loss_name = _loss(rec, out, targets, loss_fn)
-                tensors = [t for _, t in rec.tensors]
+                tensors = [t for _, _, t in rec.tensors]
                 kernel_values = [v.value for _, vs in rec.weights for v in vs]
                 if loss.requires_grad:
                     got = torch.autograd.grad(loss, tensors + kernel_values, allow_unused=True)
-                    grads = [(row, g) for (row, _), g in zip(rec.tensors, got) if g is not None]
+                    grads = [(row, column, g) for (row, column, _), g in zip(rec.tensors, got) if g is not None]
                     gk = dict(zip(map(id, kernel_values), got[len(tensors):]))
                     for row, vs in rec.weights:
                         gs = [gk.get(id(v.value)) for v in vs]
@@ -413,7 +441,7 @@ def lsuv(model, batch, tol: float = 0.1, max_iter: int = 10, seed: int | None = 
     except BaseException:
         state.restore()
         raise
-    state.restore(values=False, rng=False)
+    state.restore(params=False, rng=False)
     return LSUVResult(tuple(rows), tol, max_iter)
 
 

@@ -38,27 +38,18 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InitlabError, check_choice, fail, suggest
-from ..model.activations import Activation
-from ..model.plan import InitPlan, PlanRow, _auto_weight
+from ..activations import keras_row
+from ..model.activations import Activation, activation_of_row
+from ..model.plan import InitPlan, PlanRow, auto_initializer
 from ..schemes.initializers import GlorotUniform, Ones, Orthogonal, RandomNormal, VarianceScaling, Zeros
 from ..schemes.registry import get
 from ._layout import resolve
 from ._sample import ENGINE_DTYPES, fresh_seed, numpy_values
 
-__all__ = ["plan", "initialize", "apply", "probe", "lsuv", "activation_after", "weights_of", "ACTIVATION_NAMES"]
+__all__ = ["plan", "initialize", "apply", "probe", "lsuv", "saved_state", "fix_rules", "activation_after", "weights_of",
+           "variable_fans"]
 
 _KEEP = "keep"
-
-ACTIVATION_NAMES = {"relu": "relu", "relu6": "relu6", "leaky_relu": "leaky_relu", "elu": "elu", "celu": "celu",
-                    "selu": "selu", "gelu": "gelu", "silu": "silu", "swish": "silu", "mish": "mish",
-                    "hard_silu": "hardswish", "hard_swish": "hardswish", "softplus": "softplus", "tanh": "tanh",
-                    "sigmoid": "sigmoid", "softsign": "softsign", "hard_sigmoid": "hardsigmoid",
-                    "hard_tanh": "hardtanh", "linear": None}
-"""Keras's activation names → initlab's (``model.activations``); others (softmax …) keep their own
-name and count as no activation for the choice of scheme."""
-
-_KERAS_LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default negative_slope
-
 
 def _keras():
     import keras
@@ -145,17 +136,26 @@ def leaf_layers(model) -> list:
     return out
 
 
+def variable_fans(shape: tuple, *, gates: int = 1, **hints):
+    """The :class:`~initlab.schemes.fans.Fans` initlab takes for a variable of ``shape`` with the layout
+    hints of :func:`weights_of` (per gate block when ``gates`` > 1), or None where fans are undefined."""
+    return resolve(VarianceScaling(), shape, gates=gates, **hints)[0].dist.fans
+
+
 # -- the activation that follows --------------------------------------------------------------------
 def _fn_activation(fn, found_by: str) -> Activation | None:
-    """The Activation of a Keras activation function (``None`` for linear/absent)."""
+    """The Activation of a Keras activation function (``None`` for linear/absent): the catalogue row
+    of its Keras name (:func:`initlab.activations.keras_row`, with Keras's own parameters, e.g. slope
+    0.2 for ``leaky_relu``); a function outside the catalogue (softmax …) keeps its own name and
+    counts as no activation for the choice of scheme."""
     if fn is None:
         return None
     name = getattr(fn, "__name__", None) or type(fn).__name__
-    mapped = ACTIVATION_NAMES.get(name, name)
-    if mapped is None:
-        return None
-    slope = _KERAS_LEAKY_SLOPE if mapped == "leaky_relu" else 0.0
-    return Activation(mapped, slope, found_by)
+    hit = keras_row(name)
+    if hit is None:
+        return Activation(name, 0.0, found_by)
+    r, params = hit
+    return None if r.name == "linear" else activation_of_row(r, params, found_by)
 
 
 def _layer_activation(layer) -> Activation | None:
@@ -333,7 +333,7 @@ def _row(layer, var, role, hints, act, base, bias_init, rule_list, gates_mode) -
     elif isinstance(layer, _layers().RNN):
         init, reason = GlorotUniform(), "auto: RNN input weight, Xavier " + ("per gate" if n_gates > 1 else "whole")
     else:
-        init = _auto_weight(act)
+        init = auto_initializer(act)
         reason = (f"auto: {act.label()} follows ({act.found_by})" if act.name else
                   f"auto: no activation follows ({act.found_by})")
     if role == "bias":
@@ -349,7 +349,7 @@ def _row(layer, var, role, hints, act, base, bias_init, rule_list, gates_mode) -
         dist = blocks[0].dist
         fans = dist.fans
         if fans is None and len(shape) >= 2:
-            fans = resolve(VarianceScaling(), shape, gates=n_gates, **hints)[0].dist.fans  # shown all the same
+            fans = variable_fans(shape, gates=n_gates, **hints)  # shown all the same
         if fans is not None:
             fan_in, fan_out = fans.fan_in, fans.fan_out
         std = dist.std
@@ -403,6 +403,20 @@ def initialize(model, scheme: Any = "auto", *, bias: Any = None, rules: Mapping 
     return apply(model, the_plan, seed=seed)
 
 
+def fix_rules(model, fix: Mapping[str, Any]) -> dict:
+    """The ``rules`` of the doctor's fix ``{layer name: scheme}``: each named layer's kernel drawn with its
+    scheme and its bias zeroed; every other variable kept."""
+    by_name = {layer.name: layer for layer in leaf_layers(model)}
+    rules: dict = {"*": _KEEP}
+    for name, scheme in fix.items():
+        for var, role, _ in weights_of(by_name[name]):
+            if role in ("kernel", "embedding"):
+                rules[var.path] = scheme
+            elif role == "bias":
+                rules[var.path] = "zeros"
+    return rules
+
+
 # -- diagnosis (initlab.adapters.keras_diag) --------------------------------------------------------
 def probe(model, inputs, targets=None, loss_fn=None, **kwargs):
     from .keras_diag import probe as _probe
@@ -414,4 +428,11 @@ def lsuv(model, inputs, **kwargs):
     from .keras_diag import lsuv as _lsuv
 
     return _lsuv(model, inputs, **kwargs)
+
+
+def saved_state(model):
+    """Everything a diagnostic could disturb in ``model``, with ``restore()`` (see :class:`~.keras_diag.KerasState`)."""
+    from .keras_diag import KerasState
+
+    return KerasState(model)
 

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..activations import CATALOGUE, row as catalogue_row
 from ..errors import check_int, fail
 from ..schemes import registry
+from ..schemes.equivalents import KERAS, KERAS_VS_DISTRIBUTIONS
 from ..schemes.initializers import VarianceScaling
-from .equivalence import KERAS
 
 __all__ = ["keras_lines", "keras_initializer_code", "KERAS_ACTIVATIONS"]
 
-KERAS_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "elu": "elu", "celu": "celu", "selu": "selu", "gelu": "gelu",
-                     "silu": "silu", "mish": "mish", "hardswish": "hard_silu", "softplus": "softplus", "tanh": "tanh",
-                     "sigmoid": "sigmoid", "softsign": "softsign", "hardsigmoid": "hard_sigmoid",
-                     "hardtanh": "hard_tanh", "linear": None, "identity": None, "none": None}
-"""initlab's activation names → Keras's ``activation=`` strings (``leaky_relu`` is written as a
-``LeakyReLU`` layer, since Keras's string means slope 0.2 and PyTorch's default is 0.01)."""
+KERAS_ACTIVATIONS = {**{name: (r.keras[0] if r.name != "linear" else None)
+                        for r in CATALOGUE if r.keras and not r.keras_params
+                        for name in (r.name, *(a for a, implied in r.aliases if not implied))}, "none": None}
+"""initlab's activation names → Keras's ``activation=`` strings, from the catalogue's Keras spellings
+(:mod:`initlab.activations`); ``linear`` and ``none``: no ``activation=``. An activation whose Keras
+function has other defaults than initlab's is left out: ``leaky_relu`` is written as a ``LeakyReLU``
+layer, since Keras's string means slope 0.2 and PyTorch's default is 0.01."""
 
-_KERAS_DIST = {"normal": "untruncated_normal", "truncated_normal": "truncated_normal", "uniform": "uniform"}
+_KERAS_DIST = {ours: theirs for theirs, ours in KERAS_VS_DISTRIBUTIONS.items() if theirs != "normal"}
+"""initlab's VarianceScaling distributions → Keras's spelling (Keras's ``"normal"`` is truncated)."""
 
 
 def _args(kwargs: dict) -> str:
@@ -106,7 +109,8 @@ def keras_lines(activation: str, depth: int, width: int, scheme: Any, scheme_par
     keras_act = KERAS_ACTIVATIONS.get(act)
     act_arg = f", activation={keras_act!r}" if keras_act else ""
     hidden = f"keras.layers.Dense({width}{act_arg}, kernel_initializer={kernel}, bias_initializer={bias_code})"
-    extra = ["keras.layers.LeakyReLU(negative_slope=0.01)"] if act == "leaky_relu" else []
+    slope = catalogue_row("leaky_relu").defaults()["negative_slope"]
+    extra = [f"keras.layers.LeakyReLU(negative_slope={slope!r})"] if act == "leaky_relu" else []
     head = f"keras.layers.Dense({classes}, activation='softmax')"
     imports = "import keras" + ("\nimport initlab.keras" if "initlab.keras" in kernel + bias_code else "")
     if depth <= 4:

@@ -126,16 +126,17 @@ def _num(value) -> str:
 
 @click.command("experiment")
 @click.argument("name")
-@click.option("--quick", is_flag=True, help="The reduced budget used by the test suite (seconds, not a minute).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every run in the experiment.")
+@click.option("--quick", is_flag=True, help="The reduced budget: 3 paired seeds, fewer epochs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="First of the paired seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Also write the result (verdict, numbers, rows) to this JSON file.")
 def experiment_cmd(name, quick, seed, as_json, out):
-    """Reproduce a claim about initialization and say whether it holds, with the deciding numbers.
+    """Reproduce a claim about initialization on paired seeds and say whether it holds — reproduced,
+    contradicted or inconclusive (exit status 0 for each) — with the deciding numbers and the
+    source's own figures beside ours.
 
-    NAME is one of the presets (symmetry, vanishing, exploding, xavier-vs-he, glorot2010,
-    activation-guide, orthogonal-depth), "all", or "list" to show them.
+    NAME is one of the presets (`initlab experiment list` shows them), or "all".
     """
     from ..experiments import presets
     from ..experiments.files import atomic_write, writable_file
@@ -174,8 +175,9 @@ def _print_preset(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .report import _COLOURS, print_checks
+
     console = Console()
-    colour = "green" if result.verdict == "reproduced" else "red"
     console.print(f"[bold]{result.name}[/]: {result.claim}")
     if result.summary_rows:
         summary = Table(show_header=True)
@@ -185,11 +187,14 @@ def _print_preset(result) -> None:
         for row in result.summary_rows:
             summary.add_row(*[_num(row.get(col)) for col in columns])
         console.print(summary)
-    table = Table(show_header=True)
-    table.add_column("criterion")
-    table.add_column("measured", justify="right")
-    table.add_column("holds")
-    for check in result.checks:
-        table.add_row(check["criterion"], check["measured"], "yes" if check["passed"] else "[red]no[/]")
-    console.print(table)
-    console.print(f"[bold {colour}]{result.verdict}[/]  ({result.seconds:.1f} s)  reproduce: {result.command}")
+    print_checks(console, {result.name: result}, f"{len(result.seeds)} paired seeds, 95% t-intervals")
+    if result.comparison:
+        side = Table(title=f"the source beside ours: {result.source.get('citation', '')}", show_header=True)
+        for col in ("quantity", "source", "ours"):
+            side.add_column(col, overflow="fold")
+        for row in result.comparison:
+            side.add_row(row["quantity"], row["source"], row["ours"])
+        console.print(side)
+    console.print(f"[bold {_COLOURS[result.verdict]}]{result.verdict}[/]  ({result.seconds:.1f} s wall, "
+                  f"{result.cpu_seconds:.1f} s CPU)")
+    click.echo(f"reproduce: {result.command}")

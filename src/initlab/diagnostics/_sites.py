@@ -28,13 +28,13 @@ from functools import lru_cache
 
 from torch import Tensor, nn
 
-from ..activations import SELU_ALPHA, SELU_SCALE, ActivationRow
+from ..activations import SELU_ALPHA, SELU_SCALE, ActivationRow, find_row
 from ..errors import InitlabError
 from ..model.activations import NORMALIZATION, NORMALIZATION_FUNCTIONS, function_rows, method_rows, module_row
 
-__all__ = ["ActSpec", "module_activation", "FUNCTIONAL", "NORM_FUNCTIONS", "is_weight_layer", "feature_dim",
-           "unit_weights", "check_layer_input", "weight_of", "layer_fans", "is_normalization", "SELU_SCALE",
-           "SELU_ALPHA"]
+__all__ = ["ActSpec", "activation_spec", "module_activation", "FUNCTIONAL", "NORM_FUNCTIONS", "is_weight_layer",
+           "feature_dim", "unit_weights", "check_layer_input", "weight_of", "layer_fans", "is_normalization",
+           "SELU_SCALE", "SELU_ALPHA"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,21 @@ def _spec(r: ActivationRow, params: dict) -> ActSpec:
     if r.saturation is not None:
         lo, hi, inclusive = r.saturation(params)
     return ActSpec(r.name, lo, hi, inclusive, r.dies)
+
+
+def activation_spec(name: str, params: dict | None = None) -> ActSpec | None:
+    """The :class:`ActSpec` of the catalogue activation ``name`` (or alias) with ``params`` (the rest
+    at their defaults), or None for a name outside the catalogue (``softmax`` …). For probes of
+    other frameworks' models, which name the activation they saw.
+
+    >>> activation_spec("tanh").hi, activation_spec("elu", {"alpha": 2.0}).lo, activation_spec("softmax")
+    (0.99, -1.98, None)
+    """
+    hit = find_row(name)
+    if hit is None:
+        return None
+    r, implied = hit
+    return _spec(r, {**r.defaults(), **implied, **(params or {})})
 
 
 def module_activation(m: nn.Module) -> ActSpec | None:

@@ -120,8 +120,11 @@ def prescription(findings) -> dict | str | None:
 def _apply_schemes(model: nn.Module, fix: dict, seed: int | None):
     """Re-initialize the named layers only: their weights with the prescribed scheme, their biases
     with zeros; every other parameter is kept."""
+    from ..adapters import keras_model_adapter
     from ..model import initialize
 
+    if (keras_adapter := keras_model_adapter(model)) is not None:  # Keras models: rules over variable paths
+        return initialize(model, "auto", rules=keras_adapter.fix_rules(model, fix), seed=seed)
     params = dict(model.named_parameters())
     rules: dict = {"*": "keep"}
     for layer, scheme in fix.items():
@@ -160,7 +163,10 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
     >>> [f.kind for f in result.findings], result.applied, result.healthy
     (['symmetric', 'vanishing'], 'he_normal for 2 layers, glorot_normal for 1 layer', True)
     """
-    check_type("model", model, nn.Module, "a torch.nn.Module")
+    from ..adapters import keras_model_adapter  # Keras models: their state is kept by initlab.adapters
+    keras_adapter = keras_model_adapter(model)
+    if keras_adapter is None:
+        check_type("model", model, nn.Module, "a torch.nn.Module or a Keras 3 model")
     if fix is not None and fix not in FIXES:
         raise fail("fix", fix, "None, " + ", ".join(repr(f) for f in FIXES))
     if seed is not None:
@@ -176,8 +182,8 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
         return DoctorResult(before, findings, fix, None, outcomes=_outcomes(findings, findings))
     from ..model.recipes import unwrap, wrapped
 
-    state = ModelState(model, keep_params=True)
-    was_wrapped = bool(wrapped(model))
+    state = ModelState(model, keep_params=True) if keras_adapter is None else keras_adapter.saved_state(model)
+    was_wrapped = keras_adapter is not None or bool(wrapped(model))
     try:
         if wanted == "lsuv":
             from .lsuv import lsuv

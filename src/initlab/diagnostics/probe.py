@@ -27,7 +27,7 @@ from ._state import ModelState
 from ._stats import (NAN, UnitKeys, distinct_units, forward_stats, grad_stats, mean_square, saturated_fraction,
                      sum_square)
 
-__all__ = ["probe", "LayerRecords", "COLUMNS"]
+__all__ = ["probe", "LayerRecords", "COLUMNS", "new_row", "pair_rows", "compute_loss"]
 
 COLUMNS = (
     "index", "layer", "call", "kind", "role", "activation", "paired",
@@ -118,11 +118,30 @@ def _is_index(v) -> bool:
     return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
 
 
-def _new_row(index: int, layer: str, call: int, kind: str, role: str, activation: str | None) -> dict:
+# -- the row and the pairing, shared with the Keras probe (initlab.adapters.keras_diag) -------------------
+def new_row(index: int, layer: str, call: int, kind: str, role: str, activation: str | None) -> dict:
+    """A row of :data:`COLUMNS` for one observation: NaN where nothing is measured yet, no non-finite
+    values counted and no normalization seen."""
     row = {c: NAN for c in COLUMNS}
     row.update(index=index, layer=layer, call=call, kind=kind, role=role, activation=activation,
                nonfinite=0, grad_nonfinite=0, after_norm=0, branch=None)
     return row
+
+
+def pair_rows(rows: list[dict]) -> None:
+    """Pair each weight row with the first activation row recorded after it, before the next weight
+    row: the weight row's ``activation`` becomes that activation's name (``linear`` if none) and the
+    two rows' ``paired`` columns hold each other's ``index``. The one place the pairing is made."""
+    last_weight = None
+    for row in rows:
+        if row["role"] == "weight":
+            row["activation"] = "linear"
+            last_weight = row
+        elif row["role"] == "activation" and last_weight is not None:
+            last_weight["activation"] = row["activation"]
+            last_weight["paired"], row["paired"] = row["index"], last_weight["index"]
+            last_weight = None
+# -- end of the shared part ------------------------------------------------------------------------------
 
 
 def _first_tensor(out) -> Tensor | None:
@@ -182,7 +201,7 @@ class _Recorder:
     def _row(self, layer: str, kind: str, role: str, activation: str | None, module: nn.Module | None) -> dict:
         call = self.calls.get(layer, 0)
         self.calls[layer] = call + 1
-        row = _new_row(len(self.rows), layer, call, kind, role, activation)
+        row = new_row(len(self.rows), layer, call, kind, role, activation)
         self.rows.append(row)
         self.modules.append(module)
         return row
@@ -316,16 +335,8 @@ class _Recorder:
 
     # -- after the backward pass ------------------------------------------------------------
     def finish(self, grads: dict) -> None:
-        last_weight = None
+        pair_rows(self.rows)
         for row, m in zip(self.rows, self.modules):
-            if row["role"] == "weight":
-                row["activation"] = "linear"
-                last_weight = row
-            elif row["role"] == "activation" and last_weight is not None:
-                # the pairing of a weight layer with the activation that follows it, made here once
-                last_weight["activation"] = row["activation"]
-                last_weight["paired"], row["paired"] = row["index"], last_weight["index"]
-                last_weight = None
             if m is None or row["role"] == "input":
                 continue
             w = weight_of(m)
@@ -403,7 +414,8 @@ def _check_targets(targets, batch: int) -> Tensor | None:
     return targets.detach()
 
 
-def _loss(out, targets: Tensor | None, loss_fn: Callable | None) -> tuple[Tensor, str]:
+def compute_loss(out, targets: Tensor | None, loss_fn: Callable | None) -> tuple[Tensor, str]:
+    """The loss :func:`probe` back-propagates, and its name (see :func:`probe`); the Keras probe uses it too."""
     if loss_fn is not None:
         loss = loss_fn(out) if targets is None else loss_fn(out, targets)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
@@ -473,7 +485,7 @@ def _stream_rows(model: nn.Module, args: tuple, rows: list[dict]) -> None:
     for name, (label, block, prenorm) in wanted.items():
         if name not in seen:
             continue
-        row = _new_row(len(rows), label, int(block), "residual", "stream", None)
+        row = new_row(len(rows), label, int(block), "residual", "stream", None)
         row.update(seen[name])
         row["after_norm"] = int(prenorm)
         rows.append(row)
@@ -612,7 +624,7 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
             with _FunctionalMode(rec):
                 out = model(*args)
             rec.detach_modules()
-            loss, loss_name = _loss(out, targets, loss_fn)
+            loss, loss_name = compute_loss(out, targets, loss_fn)
             grads: dict = {}
             if loss.requires_grad:
                 got = torch.autograd.grad(loss, params, allow_unused=True)

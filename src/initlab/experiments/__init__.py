@@ -12,6 +12,8 @@ _EXPORTS = {
     "train_batched": "batched",
     "SweepConfig": "config", "run_sweep": "sweep", "SweepResult": "sweep",
     "run_preset": "presets", "PRESETS": "presets", "PresetResult": "presets",
+    "run_suite": "suite", "SuiteResult": "suite",
+    "Preset": "claim", "Source": "claim", "FigureSpec": "claim",
 }
 
 __all__ = sorted(_EXPORTS)

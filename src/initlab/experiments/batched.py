@@ -77,6 +77,23 @@ def _check_configs(configs) -> list[TrainConfig]:
     return list(configs)
 
 
+def _check_models(models, reference: nn.Module, n: int) -> list[nn.Module]:
+    if not isinstance(models, (list, tuple)) or len(models) != n:
+        raise InitlabError(f"models: got {type(models).__name__} of length {len(models) if hasattr(models, '__len__') else '?'}; "
+                           f"allowed: a list of {n} models, one per config")
+    shapes = [(type(m), tuple(m.weight.shape), m.bias is not None) for m in reference.modules()
+              if isinstance(m, nn.Linear)]
+    acts = [type(m) for m in reference if not isinstance(m, (nn.Linear, nn.Flatten))]
+    for i, model in enumerate(models):
+        got = [(type(m), tuple(m.weight.shape), m.bias is not None) for m in model.modules() if isinstance(m, nn.Linear)]
+        got_acts = [type(m) for m in model if not isinstance(m, (nn.Linear, nn.Flatten))] \
+            if isinstance(model, nn.Sequential) else None
+        if got != shapes or got_acts != acts:
+            raise InitlabError(f"models[{i}]: got a model whose layers differ from the configs' MLP; allowed: "
+                               "models built as the configs describe (same layers, shapes, activations)")
+    return list(models)
+
+
 class _Stack:
     """Stacked parameters of M identical MLPs and the forward pass over them.
 
@@ -144,12 +161,15 @@ class _Stack:
                 layer.bias.copy_(b)
 
 
-def train_batched(configs: list[TrainConfig], data: Dataset | None = None) -> list[TrainResult]:
+def train_batched(configs: list[TrainConfig], data: Dataset | None = None,
+                  models: list[nn.Module] | None = None) -> list[TrainResult]:
     """Train every config's MLP at once; ``result[i]`` matches ``train(configs[i], data)`` up to rounding.
 
     The configs must agree on :data:`SHARED_FIELDS`; they may differ in scheme, scheme_params,
-    seed, lr, momentum and grad_std_steps. ``time_s`` of each result is the wall time of the
-    whole batch.
+    seed, lr, momentum and grad_std_steps. ``models`` (optional, one per config) are MLPs already
+    built and initialized — e.g. by :func:`initlab.lsuv` — to train instead of building them from
+    the configs; each must have the configs' architecture. ``time_s`` of each result is the wall
+    time of the whole batch.
     """
     configs = _check_configs(configs)
     start_time = time.perf_counter()
@@ -159,7 +179,12 @@ def train_batched(configs: list[TrainConfig], data: Dataset | None = None) -> li
     x_tr_flat, x_te_flat = x_tr.reshape(len(x_tr), -1), x_te.reshape(len(x_te), -1)
     n, bs, m_count = len(y_tr), first.batch_size, len(configs)
 
-    models = [build_model(c.model_spec(), data.input_shape, data.num_classes, seed=c.seed) for c in configs]
+    expected = [build_model(c.model_spec(), data.input_shape, data.num_classes, seed=c.seed)
+                for c in configs[:1 if models is not None else len(configs)]]
+    if models is not None:
+        models = _check_models(models, expected[0], len(configs))
+    else:
+        models = expected
     names = [name for name, _ in weight_layers(models[0])]
     stack = _Stack(models, first.activation)
     opt = Optimizer(stack.params, first.optimizer, torch.tensor([float(c.lr) for c in configs], dtype=torch.float64),

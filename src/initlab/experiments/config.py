@@ -228,10 +228,11 @@ class SweepConfig:
         for key, value in data.items():
             name = _PLURALS.get(str(key), str(key))
             if name not in allowed:
-                raise InitlabError(f"{source}: unknown field {key!r}; allowed: {', '.join(allowed)}"
+                raise InitlabError(f"{source}: got unknown field {key!r}; allowed: {', '.join(allowed)}"
                                    f"{suggest(str(key), allowed + list(_PLURALS))}")
             if name in kwargs:
-                raise InitlabError(f"{source}: field {name!r} given twice (as {key!r} and another spelling)")
+                raise InitlabError(f"{source}: got field {name!r} twice (as {key!r} and another spelling); allowed: "
+                                   "each field once")
             if name in AXES:
                 value = tuple(_as_list(value))
             elif isinstance(value, (list, tuple, Mapping)) and name != "grad_std_steps":
@@ -379,7 +380,7 @@ def _check_scheme(value: Any, *, arg: str = "scheme") -> SchemeSpec:
             msg = f"{arg} {spec.label!r}: {msg}"
         raise InitlabError(msg) from None
     except TypeError as exc:
-        raise InitlabError(f"{arg} {spec.label!r}: bad parameters {dict(spec.params)!r} ({exc})") from None
+        raise InitlabError(f"{arg}: got {spec.label!r}; allowed: the scheme's own parameters ({exc})") from None
     return spec
 
 
@@ -405,26 +406,28 @@ def parse_config_text(text: str, fmt: str, *, source: str = "<config>") -> dict:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             line, col, msg = _toml_position(str(exc), text)
-            raise InitlabError(f"{source}: line {line}, column {col}: {msg} (TOML)") from None
+            raise InitlabError(f"{source}: got a syntax error at line {line}, column {col} ({msg}); allowed: TOML") from None
     if fmt == "json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InitlabError(f"{source}: line {exc.lineno}, column {exc.colno}: {exc.msg} (JSON)") from None
+            raise InitlabError(f"{source}: got a syntax error at line {exc.lineno}, column {exc.colno} ({exc.msg}); "
+                               "allowed: JSON") from None
         return data
     try:
         import yaml
     except ImportError:
-        raise InitlabError(f"{source}: a YAML config needs PyYAML (pip install pyyaml); "
+        raise InitlabError(f"{source}: got a YAML config, which needs PyYAML (pip install pyyaml); "
                            "allowed without it: TOML (.toml) or JSON (.json)") from None
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise InitlabError(f"{source}: {where}{exc.problem or exc} (YAML)") from None
+        raise InitlabError(f"{source}: got a syntax error {'at ' + where.rstrip(': ') + ' ' if where else ''}"
+                           f"({exc.problem or exc}); allowed: YAML") from None
     except yaml.YAMLError as exc:
-        raise InitlabError(f"{source}: {exc} (YAML)") from None
+        raise InitlabError(f"{source}: got a YAML error ({exc}); allowed: YAML") from None
     return {} if data is None else data
 
 

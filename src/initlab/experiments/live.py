@@ -642,11 +642,13 @@ class _Capture:
                 self.logits = out.detach()
             if out.requires_grad:
                 out.register_hook(lambda g: self.grads.__setitem__(i, g.detach()))
+        hook.observes_only = True  # the mean-field prediction may pass over it (initlab.theory.residual)
         return hook
 
     def _act_hook(self, i: int):
         def hook(module, inputs, out):
             self.acts[i] = out.detach()
+        hook.observes_only = True
         return hook
 
     def tensors(self):

@@ -37,11 +37,12 @@ MODEL_KINDS = ("mlp", "cnn")
 SPEC_KINDS = (*MODEL_KINDS, "resmlp")
 """The kinds a model spec may name: the trainers' (:data:`MODEL_KINDS`) and ``resmlp``, the residual MLP of
 :func:`initlab.experiments.depth.residual_mlp` (its ``init`` may be a recipe: ``fixup``, ``rezero`` …)."""
+HEADS = ("pool", "flatten")
 
 # spec keys per model kind, with their aliases
 _KEYS = {
     "mlp": ("depth", "width", "act", "init", "bias"),
-    "cnn": ("channels", "depth", "act", "init", "bias"),
+    "cnn": ("channels", "depth", "act", "init", "bias", "stride", "head"),
     "resmlp": ("depth", "width", "act", "init", "norm"),
 }
 _ALIASES = {"activation": "act", "scheme": "init"}
@@ -83,11 +84,14 @@ def mlp(input_shape, num_classes: int, depth: int, width: int, activation: str =
 
 
 def small_cnn(input_shape, num_classes: int, channels: int = 16, depth: int = 2, activation: str = "relu",
-              bias: bool = True) -> nn.Sequential:
-    """``depth`` × (conv 3 / 3×3, stride 1, padding 1 → activation) → global average pool → ``nn.Linear`` head.
+              bias: bool = True, stride: int = 1, head: str = "pool") -> nn.Sequential:
+    """``depth`` × (conv 3 / 3×3, padding 1, ``stride`` → activation) → head → ``nn.Linear``.
 
-    ``input_shape`` (C, L) builds ``nn.Conv1d`` layers, (C, H, W) ``nn.Conv2d``; the padding keeps
-    the length/size, so the net works for any input size.
+    ``input_shape`` (C, L) builds ``nn.Conv1d`` layers, (C, H, W) ``nn.Conv2d``. With stride 1 the
+    padding keeps the length/size; stride s gives ⌊(n − 1)/s⌋ + 1 per layer. ``head="pool"``
+    averages over positions (global average pooling: the net works for any input size);
+    ``head="flatten"`` keeps every position and feeds channels × positions to the linear layer
+    (the CNN of Greydanus 2020 for MNIST-1D: 3 layers, 25 channels, stride 2, flattened).
     """
     shape = _check_shape(input_shape)
     if len(shape) not in (2, 3):
@@ -96,18 +100,34 @@ def small_cnn(input_shape, num_classes: int, channels: int = 16, depth: int = 2,
     num_classes = check_int("num_classes", num_classes, minimum=1)
     depth = check_int("depth", depth, minimum=1)
     channels = check_int("channels", channels, minimum=1)
+    stride = check_int("stride", stride, minimum=1)
+    head = check_choice("head", head, HEADS)
     act = check_choice("activation", activation, ACTIVATIONS)
     conv = nn.Conv1d if len(shape) == 2 else nn.Conv2d
-    pool = nn.AdaptiveAvgPool1d(1) if len(shape) == 2 else nn.AdaptiveAvgPool2d(1)
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [conv(shape[0] if i == 0 else channels, channels, 3, padding=1, bias=bool(bias)), ACTIVATIONS[act]()]
-    layers += [pool, nn.Flatten(), nn.Linear(channels, num_classes, bias=bool(bias))]
+        layers += [conv(shape[0] if i == 0 else channels, channels, 3, stride=stride, padding=1, bias=bool(bias)),
+                   ACTIVATIONS[act]()]
+    if head == "pool":
+        layers += [nn.AdaptiveAvgPool1d(1) if len(shape) == 2 else nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                   nn.Linear(channels, num_classes, bias=bool(bias))]
+    else:
+        positions = math.prod(_conv_out(n, depth, stride) for n in shape[1:])
+        layers += [nn.Flatten(), nn.Linear(channels * positions, num_classes, bias=bool(bias))]
     return nn.Sequential(*layers)
 
 
+def _conv_out(n: int, depth: int, stride: int) -> int:
+    """Positions left along one axis after ``depth`` convolutions of size 3, padding 1, ``stride``."""
+    for _ in range(depth):
+        n = (n - 1) // stride + 1
+    return n
+
+
 def _parse_value(key: str, raw: Any, kind: str) -> Any:
-    if key in ("depth", "width", "channels"):
+    if key == "head":
+        return check_choice(f"{kind} spec field 'head'", raw.strip() if isinstance(raw, str) else raw, HEADS)
+    if key in ("depth", "width", "channels", "stride"):
         if isinstance(raw, str):
             try:
                 raw = int(raw.strip())
@@ -157,7 +177,8 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     parameters as the sweep writes them, ``init=random_normal(std=0.01)``. Dict form:
     ``{"name": kind, key: value, ...}``, optionally with the fields under ``"params"``.
     Fields: mlp — depth (5), width (128), act (relu), init (auto), bias (1); cnn — channels (16),
-    depth (2), act, init, bias. ``activation`` and ``scheme`` are accepted for act and init.
+    depth (2), act, init, bias, stride (1), head (pool | flatten). ``activation`` and ``scheme`` are
+    accepted for act and init.
     """
     if isinstance(spec, str):
         from .config import split_top_level
@@ -167,7 +188,7 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
         for item in filter(None, (p.strip() for p in split_top_level(rest))):
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
-                raise InitlabError(f"model spec {spec!r}: item {item!r} is not key=value")
+                raise InitlabError(f"model spec: got item {item!r} in {spec!r}; allowed: key=value items")
             fields[key.strip().lower()] = value
         kind_raw: Any = kind_text.strip()
     elif isinstance(spec, Mapping):
@@ -183,12 +204,14 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     if kind == "resmlp":
         out.update(width=64, norm=None)
         del out["bias"]
+    elif kind == "mlp":
+        out["width"] = 128
     else:
-        out["width" if kind == "mlp" else "channels"] = 128 if kind == "mlp" else 16
+        out.update(channels=16, stride=1, head="pool")
     for key, raw in fields.items():
         key = _ALIASES.get(key, key)
         if key not in _KEYS[kind]:
-            raise InitlabError(f"{kind} spec: unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
+            raise InitlabError(f"{kind} spec: got unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
                                f"{suggest(key, _KEYS[kind])}")
         out[key] = _parse_value(key, raw, kind)
     return out
@@ -225,7 +248,8 @@ def _construct(fields: dict, input_shape, num_classes: int) -> nn.Module:
                             activation=fields["act"], norm=fields["norm"])
     if fields["name"] == "mlp":
         return mlp(input_shape, num_classes, fields["depth"], fields["width"], fields["act"], fields["bias"])
-    return small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"], fields["bias"])
+    return small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"], fields["bias"],
+                     fields["stride"], fields["head"])
 
 
 def _initialize(model: nn.Module, init: str | dict, seed: int | None, *, dry_run: bool = False):
@@ -243,7 +267,8 @@ def parameter_count(spec: str | Mapping[str, Any], input_shape, num_classes: int
 
     MLP: (∏input_shape + 1)·width + (depth − 1)·(width + 1)·width + (width + 1)·classes (the +1
     terms are biases; without biases they drop out). CNN with C channels and 3-wide kernels over
-    ``c_in`` input channels and d spatial dims: (c_in·3ᵈ + 1)·C + (depth − 1)·(C·3ᵈ + 1)·C + (C + 1)·classes.
+    ``c_in`` input channels and d spatial dims: (c_in·3ᵈ + 1)·C + (depth − 1)·(C·3ᵈ + 1)·C + (F + 1)·classes,
+    with F = C for the pooling head and C × (positions left) for the flattening head.
 
     >>> parameter_count("mlp:depth=2,width=16", (1, 8, 8), 10)
     1482
@@ -260,7 +285,10 @@ def parameter_count(spec: str | Mapping[str, Any], input_shape, num_classes: int
         w = fields["width"]
         return (math.prod(shape) + b) * w + (depth - 1) * (w + b) * w + (w + b) * num_classes
     c, k = fields["channels"], 3 ** (len(shape) - 1)
-    return (shape[0] * k + b) * c + (depth - 1) * (c * k + b) * c + (c + b) * num_classes
+    features = c
+    if fields["head"] == "flatten":
+        features = c * math.prod(_conv_out(n, depth, fields["stride"]) for n in shape[1:])
+    return (shape[0] * k + b) * c + (depth - 1) * (c * k + b) * c + (features + b) * num_classes
 
 
 def available_memory() -> int | None:

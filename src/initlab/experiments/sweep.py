@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .._threads import torch_threads
-from ..errors import InitlabError, check_int
+from ..errors import InitlabError, check_int, fail
 from .config import RunSpec, SweepConfig, _canonical
 from .files import atomic_write, os_error, read_text, remove_stale_temporaries, writable_dir
 
@@ -119,7 +119,7 @@ def read_config(out: str | Path, *, arg: str = "run_dir") -> SweepConfig:
     try:
         return SweepConfig.from_dict(stored["sweep"], source=str(path)).resolve()
     except InitlabError as exc:
-        raise InitlabError(f"{CONFIG_FILE}: {str(path)!r} does not hold a valid sweep ({exc})") from None
+        raise fail(CONFIG_FILE, str(path), f"a valid sweep config ({exc})") from None
 
 
 def _prepare(out: Path, resolved: SweepConfig) -> None:
@@ -130,10 +130,10 @@ def _prepare(out: Path, resolved: SweepConfig) -> None:
         stored = read_config(out, arg="out").to_dict()
         if _canonical(stored) != _canonical(wanted):
             diff = _describe_diff(stored, wanted)
-            raise InitlabError(f"out: {str(out)!r} already holds a sweep with a different config ({diff}); "
+            raise InitlabError(f"out: got {str(out)!r}, which already holds a sweep with a different config ({diff}); "
                                "allowed: the same config (to resume it) or a new --out directory")
     elif any(p.name != RUNS_DIR and not p.name.startswith(".") for p in out.iterdir()):
-        raise InitlabError(f"out: {str(out)!r} exists and is not a sweep directory (no {CONFIG_FILE}); "
+        raise InitlabError(f"out: got {str(out)!r}, which exists and is not a sweep directory (no {CONFIG_FILE}); "
                            "allowed: a new or empty directory")
     try:
         (out / RUNS_DIR).mkdir(exist_ok=True)
@@ -450,8 +450,8 @@ def _check_models(specs: Sequence[RunSpec], shapes: Mapping[str, tuple]) -> None
         try:
             check_model(model_spec, input_shape, num_classes)
         except InitlabError as exc:
-            raise InitlabError(f"scheme {_scheme_label(cfg)!r} on {cfg.model} depth {cfg.depth} width {cfg.width}: "
-                               f"{exc}") from None
+            raise InitlabError(f"scheme: got {_scheme_label(cfg)!r}; allowed: a scheme that can fill every layer "
+                               f"of {cfg.model} depth {cfg.depth} width {cfg.width} ({exc})") from None
 
 
 def _scheme_label(cfg) -> str:
@@ -485,7 +485,7 @@ def _run(out: Path, resolved: SweepConfig, specs: list[RunSpec], data_cache: dic
     for spec in specs:
         record = _read_run(run_dir / f"{spec.run_id}.json", spec)
         if record is None:
-            raise InitlabError(f"run {spec.run_id!r}: its result file is missing or unreadable after training")
+            raise fail("run", spec.run_id, "a result file that reads back after training (it is missing or unreadable)")
         records.append(record)
     files = _write_tables(out, records)
     return SweepResult(out=out, config=resolved, run_ids=[s.run_id for s in specs], trained=trained,

@@ -28,7 +28,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -138,7 +138,8 @@ def _check_scheme(scheme, params) -> None:
     try:
         initlab.get({"name": scheme, "params": dict(params)})
     except InitlabError as exc:
-        raise InitlabError(f"scheme: {exc}") from None
+        raise InitlabError(f"scheme: got {scheme!r} with {dict(params)!r}; allowed: a scheme and parameters initlab "
+                           f"accepts ({exc})") from None
 
 
 @dataclass
@@ -322,8 +323,13 @@ class _GradRecorder:
             h.remove()
 
 
-def train(config: TrainConfig, data: Dataset | None = None, model: nn.Module | None = None) -> TrainResult:
+def train(config: TrainConfig, data: Dataset | None = None, model: nn.Module | None = None, *,
+          on_epoch: Callable[[int, nn.Module], None] | None = None) -> TrainResult:
     """Train ``model`` (default: built from ``config``) on ``data`` (default: ``load(config.dataset)``).
+
+    ``on_epoch(epoch, model)`` is called after each epoch's evaluation, epoch 0 (the untrained
+    model) included — to measure the model as it trains (its grad mode and train/eval mode are
+    the trainer's; it must not change the weights).
 
     >>> r = train(TrainConfig(depth=2, width=32, epochs=1))
     >>> [row["epoch"] for row in r.history]
@@ -347,6 +353,8 @@ def train(config: TrainConfig, data: Dataset | None = None, model: nn.Module | N
 
     history = [row(0, False)]
     diverged = history[0]["diverged"]
+    if on_epoch is not None:
+        on_epoch(0, model)
     grad_rows: list[dict] = []
     step = 0
     orders = epoch_orders(config.seed, len(y_tr), config.epochs)
@@ -373,6 +381,8 @@ def train(config: TrainConfig, data: Dataset | None = None, model: nn.Module | N
             step += 1
         history.append(row(epoch, diverged))
         diverged = history[-1]["diverged"]
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     opt.zero_grad()
     return TrainResult(config=config, history=history, grad_std=grad_rows, model=model, diverged=diverged,
                        steps=step, time_s=time.perf_counter() - start_time)

@@ -17,6 +17,7 @@ Every activation, its spellings and its parameters come from the catalogue
 from __future__ import annotations
 
 import operator
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,9 +27,9 @@ import torch.nn.functional as F
 
 from ..activations import CATALOGUE, ActivationRow, find_row, row as catalogue_row
 
-__all__ = ["Activation", "find_activations", "activation_of_module", "activation_name", "module_row",
-           "ACTIVATION_MODULES", "PARAMETRIC", "NORMALIZATION", "NORMALIZATION_FUNCTIONS", "function_rows",
-           "method_rows"]
+__all__ = ["Activation", "find_activations", "activation_of_module", "activation_of_row", "activation_name",
+           "module_row", "ACTIVATION_MODULES", "PARAMETRIC", "NORMALIZATION", "NORMALIZATION_FUNCTIONS",
+           "function_rows", "method_rows"]
 
 PARAMETRIC = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d, nn.Embedding, nn.RNNBase, nn.MultiheadAttention)
@@ -108,7 +109,9 @@ class Activation:
         return f"{self.name}({self.slope:g})" if self.name == "leaky_relu" else self.name
 
 
-def _from_row(r: ActivationRow, params: dict, found_by: str = "none") -> Activation:
+def activation_of_row(r: ActivationRow, params: dict, found_by: str = "none") -> Activation:
+    """The :class:`Activation` of catalogue row ``r`` with ``params``: the leaky family as
+    ``leaky_relu`` with its (mean) slope, any other row by its own name."""
     if r.slope is not None:
         return Activation("leaky_relu", r.slope(params), found_by, r.name)
     return Activation(r.name, 0.0, found_by, r.name)
@@ -118,7 +121,7 @@ def activation_of_module(m: nn.Module, found_by: str = "none") -> Activation | N
     """The activation an ``nn.Module`` applies, or None if it is not an elementwise activation of the
     catalogue; the leaky family (LeakyReLU, RReLU at its mean slope, PReLU) as ``leaky_relu``."""
     r = module_row(m)
-    return _from_row(r, r.module_params(m), found_by) if r is not None else None
+    return activation_of_row(r, r.module_params(m), found_by) if r is not None else None
 
 
 _TRANSPARENT_FUNCS = {F.dropout, torch.flatten, *NORMALIZATION_FUNCTIONS, torch.reshape, operator.getitem,
@@ -127,11 +130,23 @@ _TRANSPARENT_FUNCS = {F.dropout, torch.flatten, *NORMALIZATION_FUNCTIONS, torch.
 _TRANSPARENT_METHODS = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze"}
 
 
+# torch.fx traces by patching torch.nn.Module's methods process-wide; two traces at once (two threads
+# initializing models) can leave the patch in place, after which every module call fails. initlab
+# traces one model at a time.
+FX_TRACE_LOCK = threading.RLock()
+
+
+def fx_trace(model: nn.Module):
+    """``torch.fx.symbolic_trace(model)``, one trace at a time in this process (see FX_TRACE_LOCK)."""
+    import torch.fx
+
+    with FX_TRACE_LOCK:
+        return torch.fx.symbolic_trace(model)
+
+
 def _fx_activations(model: nn.Module) -> dict[str, Activation] | None:
     try:
-        import torch.fx
-
-        gm = torch.fx.symbolic_trace(model)
+        gm = fx_trace(model)
     except Exception:  # noqa: BLE001 - any tracing failure means "fall back to module order"
         return None
     modules = dict(gm.named_modules())
@@ -148,12 +163,12 @@ def _fx_activations(model: nn.Module) -> dict[str, Activation] | None:
         if node.op == "call_function":
             r = functions.get(node.target)
             if r is not None:
-                return "act", _from_row(r, r.call_params(node.args, node.kwargs), "fx")
+                return "act", activation_of_row(r, r.call_params(node.args, node.kwargs), "fx")
             return ("pass", None) if node.target in _TRANSPARENT_FUNCS else ("stop", None)
         if node.op == "call_method":
             r = methods.get(node.target)
             if r is not None:
-                return "act", _from_row(r, r.call_params(node.args, node.kwargs, method=True), "fx")
+                return "act", activation_of_row(r, r.call_params(node.args, node.kwargs, method=True), "fx")
             if node.target in _TRANSPARENT_METHODS:
                 return "pass", None
         return "stop", None
@@ -205,7 +220,7 @@ def _order_activations(model: nn.Module) -> dict[str, Activation]:
                 act = activation_of_module(fn, "module attribute")
             else:
                 r = function_rows().get(fn)
-                act = _from_row(r, r.defaults(), "module attribute") if r is not None else None
+                act = activation_of_row(r, r.defaults(), "module attribute") if r is not None else None
             if act is not None:
                 found[f"{name}.linear1" if name else "linear1"] = act
             # what torch.nn's forward does after linear2: dropout and the residual sum, no activation

@@ -35,31 +35,45 @@ Limits
   ``if``) fails on ``meta``; so does a factory that moves the model (``.to(...)``) while building.
 * Lazy modules (``nn.LazyLinear`` …) have no shapes before a forward pass: not supported.
 * Parameter subclasses other than ``nn.Parameter`` are built normally (no saving for them).
-* While the factory runs, ``nn.Module.register_parameter`` is patched process-wide: do not build
-  modules on other threads at the same time. ``materialize`` calls do not nest. So is
-  ``torch.Tensor.normal_`` on meta tensors: PyTorch's meta ``normal_`` is a Python reference whose
-  first call imports ``torch._dynamo`` (1.7 s and more, once per process), and on a stand-in there is
-  nothing to draw, so a cheap in-place write stands in for it (it still marks the parameter written).
+* While the factory runs, ``nn.Module.register_parameter``, the functions of ``torch.nn.init`` and
+  the in-place random and clamping methods of ``torch.Tensor`` (:data:`_META_WRITES`) are patched
+  process-wide: do not build modules on other threads at the same time. ``materialize`` calls do not
+  nest. On a stand-in there is nothing to compute, so those methods only record the write (PyTorch's
+  meta versions are Python references: ``normal_`` imports ``torch._dynamo`` on its first call, 1.7 s
+  and more, then takes 0.17 ms a call; ``clamp_`` 0.6 ms), and an ``nn.init`` call on a stand-in counts
+  as a write even where torch returns at once on meta (``trunc_normal_``, ``orthogonal_``, ``sparse_``,
+  ``dirac_``). A module that bound ``orthogonal_``, ``sparse_`` or ``dirac_`` to a name of its own
+  before the call (``from torch.nn.init import orthogonal_``) escapes that count: give such a
+  parameter a rule.
 
 With a seed, all parameters' blocks are filled through one queue on the engine's threads
 (:func:`initlab.schemes.engine.batched`), several small parameters at once.
 
-Memory: parameter bytes plus buffers plus a few MiB of per-thread scratch. On Linux, parameters of
-4 MiB and more are advised to use transparent huge pages (``madvise(MADV_HUGEPAGE)``) before their
-first write: a 2 MiB page costs one fault instead of 512, which made first writes up to twice as
-fast in our measurements (a hint only; elsewhere, or when it fails, this step is skipped).
+Memory: parameter bytes plus buffers plus a few MiB of per-thread scratch. Time: random-number
+generation at the rate of the engine's generators, on all of torch's threads, and the first write of
+every parameter page (the kernel zeroes each page before handing it out).
+
+Huge pages: initlab asks for none. With transparent huge pages a 2 MiB page costs one fault instead of
+512: 4–8× faster first writes (7–16 GB/s against 1.1–1.9 GB/s on the 2-core machines initlab is measured
+on) when the kernel has free 2 MiB blocks at hand. In a virtual machine that returns free memory to its
+host (virtio-balloon free page reporting, as there), a fresh huge page must first be backed by the host
+again: 0.3–0.5 GB/s, and advising huge pages (``madvise(MADV_HUGEPAGE)``) made a 1.3B-parameter build
+2–3× slower (22–31 s against 6.5–11 s, most of it kernel time). Where huge pages pay (bare metal), torch's
+own switch turns them on for every allocation of 2 MiB and more: start the process with
+``THP_MEM_ALLOC_ENABLE=1`` (torch reads it at its first large allocation, so setting it later does
+nothing).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import sys
+import functools
 import threading
 from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn as nn
+from torch.autograd.graph import increment_version
 
 from ..distributed import check_model as check_sharded
 from ..distributed import is_dtensor
@@ -71,8 +85,6 @@ from .plan import KEEP, plan
 __all__ = ["materialize"]
 
 _BUILDING = threading.Lock()
-_HUGE_PAGE = 2 << 20
-_MADV_HUGEPAGE = 14
 _RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 
@@ -89,10 +101,74 @@ class _Kept:
         return self.meta._version == self.version
 
 
+_META_WRITES = ("normal_", "uniform_", "erfinv_", "clamp_", "clamp_min_", "clamp_max_", "exponential_", "log_normal_",
+                "cauchy_", "geometric_")
+"""In-place ``torch.Tensor`` methods whose meta implementation is a Python reference (per call in torch 2.13:
+``clamp_`` 0.6 ms, ``exponential_`` 0.3 ms, ``normal_`` 0.17 ms and, on its first call in a process, an
+import of ``torch._dynamo`` of 1.7 s and more; ``erfinv_`` 40 µs, ``uniform_`` 11 µs). On a stand-in there
+is nothing to compute: while a factory runs, each of them on a meta tensor only records the write."""
+
+
+def _record_write(original: Callable) -> Callable:
+    """``original`` (an in-place tensor method), or on a meta tensor a bump of its version counter only (what
+    the in-place op would leave there); an in-place op that autograd would refuse still goes to torch."""
+
+    def method(self, *args, **kwargs):
+        if self.is_meta and not (self.requires_grad and torch.is_grad_enabled()):
+            increment_version(self)
+            return self
+        return original(self, *args, **kwargs)
+
+    return method
+
+
+def _counting_init(original: Callable) -> Callable:
+    """``original`` (a ``torch.nn.init`` function), counting a call on a meta tensor as a write: torch's
+    ``trunc_normal_``, ``orthogonal_``, ``sparse_`` and ``dirac_`` return at once on meta, leaving the
+    version counter (which tells whether a module wrote its parameter after registering it) unchanged."""
+
+    def init(tensor, *args, **kwargs):
+        if not (isinstance(tensor, torch.Tensor) and tensor.is_meta):
+            return original(tensor, *args, **kwargs)
+        version = tensor._version
+        out = original(tensor, *args, **kwargs)
+        if tensor._version == version:
+            increment_version(tensor)
+        return out
+
+    return functools.wraps(original)(init)
+
+
+def _init_functions() -> list[str]:
+    """The in-place initializers of ``torch.nn.init`` (``uniform_`` … ``sparse_``), and the helper its
+    ``trunc_normal_`` calls by name, so that a module holding ``trunc_normal_`` from an earlier
+    ``from torch.nn.init import trunc_normal_`` is counted too."""
+    names = [n for n, f in vars(nn.init).items() if n.endswith("_") and not n.startswith("_") and callable(f)]
+    return names + [n for n in ("_no_grad_trunc_normal_",) if callable(getattr(nn.init, n, None))]
+
+
+@contextlib.contextmanager
+def _patched(owner, replacements: dict[str, Callable]):
+    """Set attributes of ``owner`` (a class or module) for the duration, then put back exactly what was
+    there (an attribute ``owner`` only inherited is deleted again)."""
+    saved = {name: (name in vars(owner), getattr(owner, name)) for name in replacements}
+    try:
+        for name, value in replacements.items():
+            setattr(owner, name, value)
+        yield
+    finally:
+        for name, (own, value) in saved.items():
+            if own:
+                setattr(owner, name, value)
+            else:
+                delattr(owner, name)
+
+
 @contextlib.contextmanager
 def _parameters_on_meta():
     """While active, every floating ``nn.Parameter`` registered with a module is replaced by a meta
-    stand-in; yields {id(stand-in): _Kept}."""
+    stand-in; yields {id(stand-in): _Kept}. Writes to stand-ins are recorded without computing anything
+    (:data:`_META_WRITES`, :func:`_counting_init`)."""
     if not _BUILDING.acquire(blocking=False):
         raise InitlabError("materialize: got a call while another materialize call is building a model; allowed: "
                            "one call at a time (calls do not nest and do not run on two threads at once)")
@@ -107,46 +183,14 @@ def _parameters_on_meta():
             param = stand_in
         original(module, name, param)
 
-    own_normal = "normal_" in vars(torch.Tensor)
-    original_normal = torch.Tensor.normal_
-
-    def normal_(self, *args, **kwargs):
-        # PyTorch's meta normal_ is a Python reference whose first call imports torch._dynamo (1.7-5 s);
-        # on a stand-in nothing is drawn anyway, and uniform_ records the write just the same
-        if self.is_meta:
-            return self.uniform_()
-        return original_normal(self, *args, **kwargs)
-
-    nn.Module.register_parameter = register_parameter
-    torch.Tensor.normal_ = normal_
     try:
-        yield kept
+        methods = {name: _record_write(getattr(torch.Tensor, name)) for name in _META_WRITES}
+        inits = {name: _counting_init(getattr(nn.init, name)) for name in _init_functions()}
+        with _patched(nn.Module, {"register_parameter": register_parameter}), _patched(torch.Tensor, methods), \
+                _patched(nn.init, inits):
+            yield kept
     finally:
-        nn.Module.register_parameter = original
-        if own_normal:
-            torch.Tensor.normal_ = original_normal
-        else:
-            del torch.Tensor.normal_
         _BUILDING.release()
-
-
-def _advise_huge_pages(t: torch.Tensor) -> None:
-    """Ask Linux to back the 2 MiB-aligned interior of ``t``'s memory with transparent huge pages.
-    A hint only: it changes no value, and any failure is ignored."""
-    nbytes = t.untyped_storage().nbytes()
-    if not sys.platform.startswith("linux") or t.device.type != "cpu" or nbytes < 2 * _HUGE_PAGE:
-        return
-    start = t.untyped_storage().data_ptr()
-    lo = -(-start // _HUGE_PAGE) * _HUGE_PAGE
-    hi = (start + nbytes) // _HUGE_PAGE * _HUGE_PAGE
-    if hi <= lo:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        libc.madvise(lo, hi - lo, _MADV_HUGEPAGE)
-    except (OSError, AttributeError):
-        pass
 
 
 def _check_device(device) -> torch.device:
@@ -232,7 +276,6 @@ def _allocate(model: nn.Module, kept: dict[int, _Kept], keep: set[int], dev: tor
                 reuse = (k is not None and k.real.device == dev and k.real.dtype == p.dtype
                          and k.real.shape == p.shape and k.real.stride() == p.stride())
                 data = k.real if reuse else torch.empty_strided(p.shape, p.stride(), dtype=p.dtype, device=dev)
-                _advise_huge_pages(data)
                 q = nn.Parameter(data, requires_grad=p.requires_grad)
                 if k is not None and k.untouched() and (reuse or id(p) in keep):
                     if not reuse:

@@ -62,7 +62,7 @@ from .activations import Activation, find_activations
 from .recipes import WRAPPER_PARAMS
 from .torch_default import NORMALIZATION, Draw, construction
 
-__all__ = ["PlanRow", "InitPlan", "Step", "plan"]
+__all__ = ["PlanRow", "InitPlan", "Step", "plan", "auto_initializer"]
 
 KEEP, SKIP, COPY = "keep", "skip", "copy"
 _TORCH_NAMES = ("torch_default", "pytorch_default", "default")
@@ -352,7 +352,9 @@ class _Choice:
     act: Activation | None = None  # the activation the choice was made from
 
 
-def _auto_weight(act: Activation) -> Initializer:
+def auto_initializer(act: Activation) -> Initializer:
+    """The initializer ``scheme="auto"`` gives a weight followed by ``act``: He (with the leaky slope)
+    for the catalogue's ``he`` rows, LeCun for ``lecun``, else Glorot. The Keras adapter plans with it too."""
     fam = act.family
     if fam == "he":
         if act.name == "leaky_relu":
@@ -408,7 +410,7 @@ def _auto_choice(ctx: _Context, slot: _Slot) -> _Choice:
         act = ctx.acts.get(slot.module_name, Activation(None))
         how = "guessed from module order" if act.found_by == GUESSED else f"found by {act.found_by}"
         reason = f"auto: {act.label()} follows ({how})" if act.name else f"auto: no activation follows ({how})"
-        return _Choice(_auto_weight(act), reason, "auto", act=act)
+        return _Choice(auto_initializer(act), reason, "auto", act=act)
     return _Choice(None, f"left as is: no rule for {type(module).__name__}.{pname}", KEEP)
 
 

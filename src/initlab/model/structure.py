@@ -343,9 +343,9 @@ def _attention_sites(flow: _Flow) -> list[tuple]:
 
 # ------------------------------------------------------------------------------------------- roles
 def _fx_roles(model: nn.Module, weight_names: list[str], modules: dict[str, nn.Module]):
-    import torch.fx
+    from .activations import fx_trace
 
-    gm = torch.fx.symbolic_trace(model)
+    gm = fx_trace(model)
     weight_targets = {n.target for n in gm.graph.nodes if n.op == "call_module" and n.target in weight_names}
     flow = _Flow(gm, weight_targets)
     calls: dict[str, list] = {}

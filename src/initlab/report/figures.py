@@ -12,8 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["to_png", "weight_distributions", "activation_histograms", "layer_profile", "training_curves",
-           "distinct_units", "accuracy_heatmap", "phase_diagram", "line_plot"]
+__all__ = ["to_png", "weight_histograms", "layer_profile", "training_curves", "gradient_profile", "lines", "bars",
+           "accuracy_heatmap", "phase_diagram"]
 
 _DPI = 110
 
@@ -52,66 +52,6 @@ def _integer_ticks(axis) -> None:
 def _grid(n: int, max_cols: int = 3):
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
-
-
-def weight_distributions(samples: Mapping[str, np.ndarray], pdfs: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                         formulas: Mapping[str, str], shape: Sequence[int]) -> bytes:
-    """Histogram of the values each scheme drew for one layer shape, with the law's density over it.
-
-    ``samples[scheme]``: the drawn values; ``pdfs[scheme]``: (x, density) of the law; ``formulas``:
-    a label per scheme.
-    """
-    plt = _plt()
-    rows, cols = _grid(len(samples))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.7 * rows), squeeze=False)
-    for ax, (name, values) in zip(axes.flat, samples.items()):
-        values = np.asarray(values, dtype=np.float64).ravel()
-        ax.hist(values, bins=80, density=True, color="#4C72B0", alpha=0.75, label="drawn")
-        if name in pdfs:
-            x, y = pdfs[name]
-            ax.plot(x, y, color="#C44E52", lw=1.4, label="law")
-        ax.set_title(f"{name}\n{formulas.get(name, '')}")
-        ax.set_xlabel("weight value")
-        ax.set_ylabel("density")
-        ax.legend(loc="upper right")
-    for ax in list(axes.flat)[len(samples):]:
-        ax.set_visible(False)
-    fig.suptitle(f"Weight distribution of each scheme, layer shape {tuple(shape)} (torch layout)")
-    fig.tight_layout()
-    return to_png(fig)
-
-
-def activation_histograms(acts: Mapping[str, Sequence[np.ndarray]], activation: str, max_layers: int = 6) -> bytes:
-    """Per-layer histograms of activation values, one panel per scheme (Glorot & Bengio 2010, Fig. 6).
-
-    ``acts[scheme][l]``: the activation values of hidden layer l+1 on a batch.
-    """
-    plt = _plt()
-    n = len(acts)
-    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.0), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    for ax, (name, layers) in zip(axes.flat, acts.items()):
-        layers = list(layers)
-        idx = np.unique(np.linspace(0, len(layers) - 1, min(max_layers, len(layers))).round().astype(int))
-        all_vals = np.concatenate([np.asarray(layers[i]).ravel() for i in idx])
-        finite = all_vals[np.isfinite(all_vals)]
-        lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (-1.0, 1.0))
-        if lo == hi:
-            lo, hi = lo - 1.0, hi + 1.0
-        bins = np.linspace(lo, hi, 60)
-        for k, i in enumerate(idx):
-            v = np.asarray(layers[i]).ravel()
-            v = v[np.isfinite(v)]
-            h, edges = np.histogram(v, bins=bins)
-            centers = (edges[:-1] + edges[1:]) / 2
-            ax.plot(centers, h / max(v.size, 1), color=cmap(k / max(len(idx) - 1, 1)), lw=1.2,
-                    label=f"layer {i + 1}")
-        ax.set_title(f"{name} ({activation})")
-        ax.set_xlabel("activation value")
-        ax.set_ylabel("fraction of units")
-        ax.legend(loc="upper right")
-    fig.tight_layout()
-    return to_png(fig)
 
 
 def layer_profile(rows: Sequence[Mapping], title: str) -> bytes:
@@ -204,29 +144,6 @@ def gradient_profile(rows: Sequence[Mapping], title: str, legend_title: str | No
     return to_png(fig)
 
 
-def distinct_units(rows: Sequence[Mapping], title: str) -> bytes:
-    """Distinct units per hidden layer over training (rows: label, epoch, layer, distinct_units, width)."""
-    plt = _plt()
-    labels = list(dict.fromkeys(r["label"] for r in rows))
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.8 * len(labels), 3.2), squeeze=False, sharey=True)
-    for ax, lab in zip(axes.flat, labels):
-        rs = [r for r in rows if r["label"] == lab]
-        for layer in sorted({r["layer"] for r in rs}):
-            pts = sorted((r["epoch"], r["distinct_units"]) for r in rs if r["layer"] == layer)
-            ax.plot(*zip(*pts), "o-", ms=3, label=f"layer {layer}")
-        width = max(r.get("width", 0) for r in rs)
-        if width:
-            ax.axhline(width, color="grey", ls=":", lw=1, label=f"width {width}")
-        ax.set_yscale("log")
-        ax.set_title(lab)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("distinct units")
-        ax.legend(loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return to_png(fig)
-
-
 def accuracy_heatmap(rows: Sequence[Mapping], title: str, value: str = "test_acc") -> bytes:
     """Heatmap of final accuracy, scheme × activation (rows: scheme, activation, test_acc)."""
     plt = _plt()
@@ -280,22 +197,127 @@ def phase_diagram(diagrams: Mapping[str, Mapping[str, np.ndarray]]) -> bytes:
     return to_png(fig)
 
 
-def line_plot(rows: Sequence[Mapping], x: str, y: str, label: str, xlabel: str, ylabel: str, title: str,
-              logx: bool = False, logy: bool = False) -> bytes:
-    """One line per value of ``label``: ``y`` against ``x`` (rows are tidy dicts)."""
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def _label(column: str, value) -> str:
+    return f"{column} {value}" if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else str(value)
+
+
+def lines(rows: Sequence[Mapping], x: str, y: str, series: str, title: str, *, panels: str = "", xlabel: str = "",
+          ylabel: str = "", logx: bool = False, logy: bool = False, hline=None, percent: bool = False) -> bytes:
+    """``y`` against ``x``, one line per value of ``series`` and one panel per value of ``panels``; rows
+    that share (panel, series, x) — the seeds — are averaged, with a ±sd band. ``hline``: a number, or
+    a column whose value (per series) is drawn as a dotted reference line. ``percent`` shows fractions
+    as percentages."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.2, 3.6))
-    for lab in dict.fromkeys(r[label] for r in rows):
-        pts = sorted((r[x], r[y]) for r in rows if r[label] == lab and r[y] is not None)
-        if pts:
-            ax.plot(*zip(*pts), "o-", ms=3, label=str(lab))
-    if logx:
-        ax.set_xscale("log", base=2)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    scale = 100.0 if percent else 1.0
+    panel_values = list(dict.fromkeys(r[panels] for r in rows)) if panels else [None]
+    fig, axes = plt.subplots(1, len(panel_values), figsize=(min(4.6 * len(panel_values), 14), 3.5), squeeze=False,
+                             sharey=True)
+    colors = plt.get_cmap("tab10")
+    series_values = list(dict.fromkeys(r[series] for r in rows)) if series else [None]
+    for ax, pv in zip(axes.flat, panel_values):
+        prs = [r for r in rows if not panels or r[panels] == pv]
+        for k, sv in enumerate(series_values):
+            srs = [r for r in prs if not series or r[series] == sv]
+            if not srs:
+                continue
+            xs = sorted({r[x] for r in srs})
+            stats = [_mean_sd([r[y] for r in srs if r[x] == xv]) for xv in xs]
+            m = np.array([a for a, _ in stats]) * scale
+            sd = np.array([b for _, b in stats]) * scale
+            if logy:
+                m = np.where(m > 0, m, np.nan)
+            color = colors(k % 10)
+            ax.plot(xs, m, "o-", ms=2.5, lw=1.4, color=color, label=_label(series, sv) if series else None)
+            low = np.where(m - sd > 0, m - sd, np.nan) if logy else m - sd
+            if np.isfinite(sd).any() and np.nanmax(sd) > 0:
+                ax.fill_between(xs, low, m + sd, color=color, alpha=0.15, lw=0)
+            if isinstance(hline, str) and srs[0].get(hline) is not None:
+                ref = {r[hline] for r in srs}
+                for v in ref:
+                    ax.axhline(v * scale, color=color if len(series_values) > 1 and len(
+                        {r[hline] for r in prs}) > 1 else "grey", ls=":", lw=1)
+        if isinstance(hline, (int, float)) and not isinstance(hline, bool):
+            ax.axhline(hline * scale, color="grey", ls=":", lw=1)
+        if logx:
+            ax.set_xscale("log", base=2)
+        if logy:
+            ax.set_yscale("log")
+        if pv is not None:
+            ax.set_title(str(pv))
+        ax.set_xlabel(xlabel or x)
+        if percent:
+            ax.set_ylim(0, 100)
+        if series:
+            ax.legend(loc="best", fontsize=7)
+    axes.flat[0].set_ylabel(ylabel or y)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def bars(rows: Sequence[Mapping], x: str, y: str, series: str, title: str, *, ylabel: str = "", hline=None,
+         percent: bool = False) -> bytes:
+    """Grouped bars: for each value of ``x`` one bar per value of ``series``, the mean of ``y`` over the
+    rows that share them (the seeds) with ±sd error bars; ``hline`` a number or a column."""
+    plt = _plt()
+    scale = 100.0 if percent else 1.0
+    xs = list(dict.fromkeys(r[x] for r in rows))
+    ss = list(dict.fromkeys(r[series] for r in rows))
+    fig, ax = plt.subplots(figsize=(min(13.0, max(6.0, 0.45 * len(xs) * max(1, len(ss)) + 2)), 3.8))
+    width = 0.8 / max(1, len(ss))
+    colors = plt.get_cmap("tab10")
+    for k, sv in enumerate(ss):
+        stats = [_mean_sd([r[y] for r in rows if r[x] == xv and r[series] == sv]) for xv in xs]
+        pos = np.arange(len(xs)) + (k - (len(ss) - 1) / 2) * width
+        ax.bar(pos, [a * scale for a, _ in stats], width, yerr=[b * scale for _, b in stats], capsize=2,
+               color=colors(k % 10), label=str(sv))
+    if isinstance(hline, str):
+        for v in {r[hline] for r in rows if r.get(hline) is not None}:
+            ax.axhline(v * scale, color="grey", ls=":", lw=1)
+    elif isinstance(hline, (int, float)):
+        ax.axhline(hline * scale, color="grey", ls=":", lw=1)
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, ha="right")
+    ax.set_ylabel(ylabel or y)
+    if percent:
+        ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(loc="best")
+    ax.legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def weight_histograms(rows: Sequence[Mapping], title: str) -> bytes:
+    """One panel per scheme: the histogram of the values it drew (bars) and the density of its law
+    (red line). Rows: ``scheme``, ``formula``, ``x`` (bin centre), ``width`` (bin width), ``drawn``
+    (histogram density) and ``law`` (the law's density at x; NaN when it has none per entry)."""
+    plt = _plt()
+    schemes = list(dict.fromkeys(r["scheme"] for r in rows))
+    nrows, cols = _grid(len(schemes))
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.7 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, schemes):
+        rs = sorted((r for r in rows if r["scheme"] == name), key=lambda r: r["x"])
+        xs = np.array([r["x"] for r in rs])
+        ax.bar(xs, [r["drawn"] for r in rs], width=[r["width"] for r in rs], color="#4C72B0", alpha=0.75,
+               label="drawn")
+        law = np.array([r["law"] for r in rs], dtype=float)
+        if np.isfinite(law).any():
+            ax.plot(xs, law, color="#C44E52", lw=1.4, label="law")
+        ax.set_title(f"{name}\n{rs[0]['formula']}")
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("density")
+        ax.legend(loc="upper right")
+    for ax in list(axes.flat)[len(schemes):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
     fig.tight_layout()
     return to_png(fig)

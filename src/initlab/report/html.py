@@ -31,9 +31,11 @@ class Section:
     explanation: str  # paragraphs separated by blank lines; `code` spans allowed
     figures: list[Figure] = field(default_factory=list)
     numbers: Mapping[str, object] = field(default_factory=dict)
-    verdict: str | None = None  # "reproduced" / "not reproduced" / None
+    verdict: str | None = None  # "reproduced" / "contradicted" / "inconclusive" / a diagnosis / None
     command: str | None = None
     table: Sequence[Mapping] | None = None  # optional tidy rows shown as a table
+    tables: Sequence[tuple[str, Sequence[Mapping]]] = ()  # (heading, rows) shown after the figures
+    source: str | None = None  # what the source itself shows, in words
 
 
 @dataclass
@@ -60,7 +62,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f0
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#555}
 .verdict{display:inline-block;padding:.1em .6em;border-radius:3px;font-weight:600}
-.ok{background:#d9f2dd;color:#1b5e20}.no{background:#fde2e1;color:#8e1b13}
+.ok{background:#d9f2dd;color:#1b5e20}.no{background:#fde2e1;color:#8e1b13}.maybe{background:#fff4ce;color:#6b5300}
 nav ul{columns:2}
 .warning{background:#fff4ce;border-left:4px solid #c99a00;padding:.5em .8em}
 """
@@ -85,9 +87,14 @@ def _fmt(v) -> str:
     return str(v)
 
 
+_MARKS = {"✓": "ok", "✗": "no", "?": "maybe"}
+
+
 def _cell(col, value) -> str:
-    if col == "verdict":
+    if col in ("verdict", "outcome"):
         return _verdict(str(value))
+    if col == "" and value in _MARKS:
+        return f'<span class="verdict {_MARKS[value]}">{value}</span>'
     return html.escape(_fmt(value))
 
 
@@ -105,7 +112,7 @@ def _table(rows: Sequence[Mapping]) -> str:
 def _verdict(v: str | None) -> str:
     if not v:
         return ""
-    cls = "ok" if v == "reproduced" or v == "healthy" else "no"
+    cls = "ok" if v in ("reproduced", "healthy") else "maybe" if v == "inconclusive" else "no"
     return f'<span class="verdict {cls}">{html.escape(v)}</span>'
 
 
@@ -129,8 +136,14 @@ def render(report: Report) -> str:
             data = base64.b64encode(f.png).decode("ascii")
             parts.append(f"<figure><img alt='{html.escape(f.caption)}' src='data:image/png;base64,{data}'>"
                          f"<figcaption>{_inline(f.caption)}</figcaption></figure>")
+        if s.source:
+            parts.append(f"<p><strong>The source:</strong> {_inline(s.source)}</p>")
+        for heading, rows in s.tables:
+            if rows:
+                parts.append(f"<h3>{html.escape(heading)}</h3>")
+                parts.append(_table(rows))
         if s.numbers:
-            parts.append("<h3>The deciding numbers</h3>")
+            parts.append("<h3>Settings</h3>" if s.tables else "<h3>The deciding numbers</h3>")
             parts.append(_table([{"quantity": k, "value": v} for k, v in s.numbers.items()]))
         if s.table:
             parts.append(_table(s.table))

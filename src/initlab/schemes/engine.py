@@ -59,9 +59,10 @@ from ..errors import InitlabError, check_exclusive, check_int, check_type, fail,
 from . import _structured
 from ._iid import inward
 from ._normal import normal_cdf
-from ._pool import BLOCK
+from ._pool import BLOCK, OP_CHUNK
 from ._iid import iid_law
-from ._seeded import TILE, BoxFill, batched, flush_pending, np_work, queue_or_run, tile_grid, work_dtype
+from ._seeded import (TILE, BoxFill, ConstantFill, batched, flush_pending, np_work, queue_or_run, run_fills,
+                      tile_grid, work_dtype)
 from ._sources import FromGenerator, FromNumpy, Seeded
 from ._streams import derive_seed
 
@@ -88,7 +89,15 @@ class Sampler:
 
 
 def _fill_constant(tensor, dist, source) -> None:
-    tensor.fill_(dist.params["value"])
+    value = dist.params["value"]
+    if tensor.device.type == "cpu" and tensor.is_contiguous() and tensor.numel() > OP_CHUNK:
+        job = ConstantFill(tensor, value)  # no OpenMP team; inside batched() queued with the seeded fills
+        if source.seeded:
+            queue_or_run(job, tensor)
+        else:
+            run_fills([job])
+        return
+    tensor.fill_(value)
 
 
 def _fill_iid(tensor, dist, source) -> None:

@@ -297,18 +297,23 @@ def _sq(module, name: str) -> float:
 def _hook_effects(name: str, module: nn.Module):
     """The forward hooks on a weight layer, as second-moment maps (torch.fx does not trace hooks): initlab's
     forward multipliers (:mod:`initlab.parametrize.hooks`, ``α_w·Wx + α_b·b``) and the recipes' wrappers
-    (:mod:`initlab.model.recipes`: a scalar bias before, a scale and/or shift after). Returns
+    (:mod:`initlab.model.recipes`: a scalar bias before, a scale and/or shift after). A hook whose
+    ``observes_only`` attribute is true records and returns nothing, and is passed over. Returns
     ``(pre, (α_w², α_b², post))``; another hook is an operation the prediction does not cover."""
     from ..model.recipes import _AddBefore, _AfterLayer
     from ..parametrize.hooks import _Affine
 
     pre_shift, aw, ab, post = 0.0, 1.0, 1.0, _Post()
     for hook in module._forward_pre_hooks.values():
+        if getattr(hook, "observes_only", False):
+            continue
         if isinstance(hook, _AddBefore):
             pre_shift += _sq(module, hook.names[0])
         else:
             raise _Unsupported(f"a forward pre-hook on {name!r} ({type(hook).__name__})")
     for hook in module._forward_hooks.values():
+        if getattr(hook, "observes_only", False):
+            continue
         if isinstance(hook, _Affine):
             aw = sum(m * m for m in hook.w_mult) / len(hook.w_mult)
             b = hook.b_mult if hook.b_mult is not None else hook.w_mult

@@ -11,7 +11,7 @@
 
   const S = {                       // the page's state (window.playground, for tests and the console)
     hello: null, ws: null, connected: false, runs: [], accepted: [], selected: 0, info: [], gen: [],
-    latest: [], history: [], initPoint: [], playing: false, renderTimes: [], renderParts: {}, errors: [], charts: {}, lastInput: 0,
+    latest: [], history: [], initPoint: [], playing: false, renderTimes: [], renderParts: {}, errors: [], charts: {}, lastInput: 0, pending: [],
     hash: "", frames: 0,
   };
   window.playground = S;
@@ -391,7 +391,9 @@
     const i = m.run;
     S.info[i] = m.info; S.gen[i] = m.gen; S.accepted[i] = m.info.config;
     S.latest[i] = null; S.history[i] = []; S.initPoint[i] = null;
-    if (performance.now() - S.lastInput > 400 && S.runs[i]) {
+    // the server's config wins unless the user is typing; a run the server changed on request (a phase click) always
+    if ((S.pending[i] || performance.now() - S.lastInput > 400) && S.runs[i]) {
+      S.pending[i] = false;
       S.runs[i] = JSON.parse(JSON.stringify(m.info.config));
       if (i === S.selected) writeControls();
       writeHash();
@@ -824,7 +826,7 @@
     const p = info.phase, pw = c.width - PH.left - PH.right, ph = c.height - PH.top - PH.bottom;
     const w2 = p.sigma_w2[p.sigma_w2.length - 1] * (x - PH.left) / pw, b2 = p.sigma_b2[p.sigma_b2.length - 1] * (1 - (y - PH.top) / ph);
     if (w2 <= 0 || b2 < -0.01 || x > c.width - PH.right || y < PH.top) return;
-    S.lastInput = 0;
+    S.lastInput = 0; S.pending[S.selected] = true;
     send({ type: "phase", run: S.selected, sigma_w2: +w2.toPrecision(3), sigma_b2: +Math.max(0, b2).toPrecision(3) });
   }
 
