@@ -26,6 +26,12 @@ SMOKE = {
     "selu": {"depth": 8, "width": 32, "seeds": 2, "last": 4},
     "mnist1d-baselines": {"epochs": {"logistic": 1, "mlp": 1, "cnn": 1}, "seeds": 2},
     "lsuv": {"depth": 4, "width": 16, "epochs": 1, "seeds": 2},
+    # -- depth (their synthetic cases: tests/depth/test_depth_claims.py) --
+    "deep-residual": {"blocks": 3, "width": 8, "epochs": 1, "batch_size": 256, "seeds": 2},
+    "residual-stream": {"blocks": (1, 2), "width": 16, "fit_from": 1, "seeds": 2},
+    "depth-lm": {"depths": (1, 2), "width": 8, "context": 8, "steps": 2, "batch_size": 4, "seeds": 2},
+    "zero-init": {"depth": 2, "width": 16, "epochs": 1, "batch_size": 256, "seeds": 2},
+    # -- end depth --
 }
 
 _CACHE: dict[str, PresetResult] = {}

@@ -1,7 +1,8 @@
 """Depth experiments: residual networks on digits and a character-level transformer at growing depth.
 
 What the claims about deep residual networks are measured with (the claims' settings, checks and
-figures are in :mod:`initlab.experiments.depth_claims`):
+figures are presets: ``deep-residual``, ``residual-stream``, ``depth-lm`` and ``zero-init`` in
+:mod:`initlab.experiments.claims`; :func:`depth_overview` gives the report's depth section its table):
 
 * :func:`residual_mlp` — a residual MLP ``stem → blocks × (x + F(N(x))) → head``, F a branch of ``m``
   Linear layers with the activation between them, N the identity (no normalization) or a LayerNorm
@@ -27,11 +28,12 @@ import time
 import torch
 from torch import nn
 
-from ..errors import check_choice, check_int
+from ..errors import check_choice, check_int, fail
 from .models import ACTIVATIONS
 
-__all__ = ["ResidualBlock", "ResidualMLP", "residual_mlp", "init_model", "train_residual", "stream_profile",
-           "train_lm", "train_lm_seeds", "DEPTH_INITS", "digits_data"]
+__all__ = ["ResidualBlock", "ResidualMLP", "residual_mlp", "init_model", "train_residual", 
+           "stream_profile", "train_lm", "train_lm_seeds", "DEPTH_INITS", "digits_data", "slope", "DEPTH_PRESETS",
+           "DEPTH_HEADING", "DEPTH_INTRO", "depth_overview"]
 
 DEPTH_INITS = ("he_normal", "fixup", "skipinit", "rezero", "gpt2", "scaled_residual", "neox", "olmo",
                "t_fixup", "mimetic", "ZerO", "idinit", "depth_mup", "completep", "auto", "torch_default")
@@ -134,6 +136,46 @@ def train_residual(init: str, seed: int, *, blocks: int, width: int, m: int = 2,
             "time_s": result.time_s}
 
 
+DEPTH_PRESETS = ("deep-residual", "residual-stream", "depth-lm", "zero-init")
+"""The claims about depth (:mod:`initlab.experiments.claims`), which the report groups under one heading."""
+
+DEPTH_HEADING = "Depth: residual networks and transformers"
+DEPTH_INTRO = (
+    "The classic rules keep the signal's variance steady through plain layers. In a residual network the "
+    "branches add up, x + F(x), so the stream's variance grows with the number of blocks unless the branches are "
+    "scaled; Fixup, SkipInit, ReZero, GPT-2's scaled residual, depth-μP and CompleteP are published answers, "
+    "and ZerO starts every layer from an identity. initlab finds a model's residual branches, applies these "
+    "recipes to them and predicts the stream with the mean-field recursion of Yang & Schoenholz (2017).\n\n"
+    "The four claims below test them on data over paired seeds. The table puts each source's own number "
+    "beside ours; each claim's section shows its figures and deciding numbers.")
+
+
+def depth_overview(results) -> list[dict]:
+    """The depth section's table from preset results (name → result with ``title``, ``verdict``,
+    ``comparison``): one row per comparison row — claim, verdict, quantity, the source's number, ours."""
+    out = []
+    for name in DEPTH_PRESETS:
+        if name not in results:
+            continue
+        r = results[name]
+        for k, c in enumerate(r.comparison):
+            out.append({"claim": name if k == 0 else "", "verdict": r.verdict if k == 0 else "",
+                        "quantity": c["quantity"], "source": c["source"], "ours": c["ours"]})
+    return out
+
+
+def slope(xs, ys) -> float:
+    """The least-squares slope of ``ys`` against ``xs`` (NaN when every x is the same).
+
+    >>> slope([0, 1, 2], [1, 3, 5])
+    2.0
+    """
+    n = len(xs)
+    mx, my = math.fsum(xs) / n, math.fsum(ys) / n
+    sxx = math.fsum((x - mx) ** 2 for x in xs)
+    return math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx > 0 else math.nan
+
+
 def stream_profile(init: str, seed: int, *, blocks: int, width: int, m: int = 2, activation: str = "relu",
                    norm: str | None = "pre", batch: int = 512, data=None) -> list[dict]:
     """The residual stream of a freshly initialized residual MLP on a digits batch: one row per block with
@@ -213,22 +255,28 @@ def train_lm(init: str, seed: int, *, depth: int, width: int = 32, heads: int = 
 
 
 
-def train_lm_seeds(init: str, seeds: list[int], *, depth: int, width: int = 32, heads: int = 2, context: int = 16,
+def train_lm_seeds(init, seeds: list[int], *, depth: int, width: int = 32, heads: int = 2, context: int = 16,
                    steps: int = 80, batch_size: int = 16, lr: float = 3e-3, base_depth: int = 2,
                    max_chars: int | None = 200_000, eval_batches: int = 4) -> list[dict]:
     """:func:`train_lm` for several seeds of one initialization at one depth, trained as one stacked
     computation (:func:`initlab.parametrize.stacked.train_stacked`: the models share every shape and, for
     depth-μP/CompleteP, their multipliers; each keeps its own initial values, data order and per-parameter
     learning rates). Adam's ε is 1e-8 for every parameter here (CompleteP's ε × (L/L_base)^(−1) is what
-    :meth:`~initlab.parametrize.core.WidthPlan.param_groups` gives the one-model :func:`train_lm`)."""
+    :meth:`~initlab.parametrize.core.WidthPlan.param_groups` gives the one-model :func:`train_lm`).
+
+    ``init`` may also be a list, one initialization per seed: models of several plain schemes or recipes
+    (no forward multipliers) then train in one stack; ``depth_mup``/``completep`` only with themselves."""
     from ..parametrize.stacked import evaluate_stacked, train_stacked
     from .lm import char_transformer, lm_loss
     from .text import load_text
 
     start = time.perf_counter()
     text = load_text(max_chars=max_chars)
+    inits = [init] * len(seeds) if isinstance(init, str) else list(init)
+    if len(inits) != len(seeds) or (len(set(inits)) > 1 and {"depth_mup", "completep"} & set(inits)):
+        raise fail("init", init, f"one initialization, or one per seed ({len(seeds)}) without depth_mup/completep")
     models, lrs = [], []
-    for seed in seeds:
+    for init, seed in zip(inits, seeds):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = char_transformer(width, depth=depth, heads=heads, context=context, vocab_size=text.vocab_size)
@@ -248,4 +296,4 @@ def train_lm_seeds(init: str, seeds: list[int], *, depth: int, width: int = 32, 
     took = (time.perf_counter() - start) / len(seeds)
     return [{"init": init, "seed": seed, "depth": depth, "val_loss": v, "train_loss": t,
              "diverged": not (math.isfinite(v) and math.isfinite(t)), "time_s": took}
-            for seed, v, t in zip(seeds, val, last)]
+            for init, seed, v, t in zip(inits, seeds, val, last)]
