@@ -12,8 +12,8 @@ INITS = ("auto", "scaled_residual", "completep")
 BUDGETS = {
     "full": {"depths": (2, 4, 8, 16, 32), "width": 32, "context": 16, "steps": 50, "batch_size": 16, "lr": 3e-3,
              "flat": 0.01, "seeds": 5},
-    "quick": {"depths": (2, 4), "width": 32, "context": 16, "steps": 30, "batch_size": 16, "lr": 3e-3,
-              "flat": 0.01, "seeds": 3},
+    "quick": {"depths": (1, 4), "width": 32, "context": 16, "steps": 25, "batch_size": 16, "lr": 3e-3,
+              "flat": 0.01, "seeds": 5},
 }
 
 
@@ -97,7 +97,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="depth-lm", order=130, cost=75,
+    name="depth-lm", order=130, cost=57,
     title="A transformer at growing depth: scaled branches keep deeper models as good or better "
           "(Radford et al. 2019; Dey et al. 2025)",
     claim="character transformer at growing depth, fixed steps: scaled residual or CompleteP flat or improving with "

@@ -11,7 +11,7 @@ INITS = ("he_normal", "scaled_residual", "depth_mup", "completep")
 BUDGETS = {
     "full": {"blocks": (1, 2, 4, 8, 16, 32, 64), "width": 256, "fit_from": 8, "bounded": 2.0, "tolerance": 0.10,
              "seeds": 5},
-    "quick": {"blocks": (4, 16), "width": 256, "fit_from": 4, "bounded": 2.0, "tolerance": 0.10, "seeds": 3},
+    "quick": {"blocks": (4, 32), "width": 256, "fit_from": 4, "bounded": 2.0, "tolerance": 0.10, "seeds": 3},
 }
 
 
@@ -121,7 +121,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="residual-stream", order=120, cost=14,
+    name="residual-stream", order=120, cost=17,
     title="The residual stream grows like √L unless the branches are scaled (Yang & Schoenholz 2017)",
     claim="at init the pre-norm stream's std grows like √L under plain He and stays O(1) under scaled residual, "
           "depth-μP and CompleteP; mean-field theory predicts it within 10 % (Yang & Schoenholz 2017)",
