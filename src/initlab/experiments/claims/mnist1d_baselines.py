@@ -105,9 +105,11 @@ def keras(b: dict) -> list[KerasSetting]:
             KerasSetting("mlp", "relu", *ARCH["mlp"][1:], "torch_default", inputs=INPUTS)]
 
 
-KERAS_NOTE = ("The CNN has no Keras lines here (they write MLPs): build its Conv1D layers in Keras and call "
-              "`initlab.initialize(model, 'torch_default', bias='torch_default', seed=0)`, which draws PyTorch's "
-              "default init with the fans of Keras's layouts.")
+KERAS_NOTE = ("The CNN has no Keras lines here (they write MLPs). Its Conv1D and Dense layers draw PyTorch's default "
+              "kernels with `kernel_initializer=initlab.keras.get('torch_default')` (the fans of Keras's layouts); a "
+              "bias initializer sees only the bias's shape, so each layer's PyTorch bias needs its kernel's fan_in: "
+              "`bias_initializer=initlab.keras.get({'name': 'torch_default', 'params': {'fan_in': 3}})` for the first "
+              "convolution (kernel 3, one input channel).")
 
 
 PRESET = Preset(
