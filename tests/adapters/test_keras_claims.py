@@ -46,7 +46,8 @@ def law(scheme: str, params: dict, fan_in: int, fan_out: int):
 
 def bias_law(scheme: str, fan_in: int):
     """The claims' models start biases at 0, except PyTorch's default init: U(±1/√fan_in)."""
-    return ("uniform", -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in)) if scheme == "torch_default" else ("constant", 0.0)
+    bound = 1 / math.sqrt(fan_in)
+    return ("uniform", -bound, bound) if scheme == "torch_default" else ("constant", 0.0)
 
 
 def _check_values(values: np.ndarray, want, what: str, pits: list) -> None:
@@ -158,7 +159,8 @@ def a_wrong_law_fails_the_check():
             _check_model(ns["model"], wrong, built.label)
     # PyTorch's default kernels with zero biases, read as PyTorch's default (biases U(±1/√fan_in))
     ns = {}
-    exec(compile(keras_lines("relu", 2, 64, "torch_default", bias="zeros", head=True), "<bias>", "exec"), ns)  # noqa: S102
+    code = keras_lines("relu", 2, 64, "torch_default", bias="zeros", head=True)
+    exec(compile(code, "<bias>", "exec"), ns)  # noqa: S102
     with pytest.raises(AssertionError, match="bias 0"):
         _check_model(ns["model"], KerasSetting("bias", "relu", 2, 64, "torch_default"), "bias")
     # and the sizes: a model one layer short is caught

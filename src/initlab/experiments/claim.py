@@ -29,7 +29,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["Preset", "Source", "FigureSpec", "KerasSetting", "keras_of", "digits", "train_all", "build", "probe_layers", "chance", "seeds_of",
+__all__ = ["Preset", "Source", "FigureSpec", "KerasSetting", "keras_of",
+           "digits", "train_all", "build", "probe_layers", "chance", "seeds_of",
            "rows_where", "per_seed", "group_by", "geomean", "per_layer_factor", "config", "dataset"]
 
 

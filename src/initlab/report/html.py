@@ -68,7 +68,8 @@ figcaption{font-size:.88em;color:#555}
 .ok{background:#d9f2dd;color:#1b5e20}.no{background:#fde2e1;color:#8e1b13}.maybe{background:#fff4ce;color:#6b5300}
 nav ul{columns:2}
 .warning{background:#fff4ce;border-left:4px solid #c99a00;padding:.5em .8em}
-details.code summary{cursor:pointer;font-weight:600}pre code{padding:0;background:none}.snippet-label{margin:.8em 0 .2em}
+details.code summary{cursor:pointer;font-weight:600}pre code{padding:0;background:none}
+.snippet-label{margin:.8em 0 .2em}
 button.copy{font-size:.8em;margin-left:.6em;cursor:pointer}
 """
 
@@ -90,7 +91,8 @@ def _code_block(s: "Section") -> str:
                      f"</summary>")
         for label, code in s.code:
             parts.append(f"<p class='snippet-label'><strong>{html.escape(label)}</strong>"
-                         f"<button type='button' class='copy'>Copy</button></p><pre><code>{html.escape(code)}</code></pre>")
+                         f"<button type='button' class='copy'>Copy</button></p>"
+                         f"<pre><code>{html.escape(code)}</code></pre>")
         parts.append("</details>")
     return "\n".join(parts)
 

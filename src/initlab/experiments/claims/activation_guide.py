@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, chance, config, digits, group_by, rows_where, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, group_by, rows_where, train_all
 from ..verdict import INCONCLUSIVE, Check, no_worse
 
 # per activation: the (depth, optimizer, learning-rate grid) cells where it is judged

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..claim import (KerasSetting, FigureSpec, Preset, Source, build, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where, train_all)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where, train_all)
 from ..verdict import at_least, every, greater, within
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import (KerasSetting, FigureSpec, Preset, Source, build, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where)
 from ..verdict import at_least, at_most, greater
 
 SCHEMES = {"glorot_uniform": "normalized U(±√(6/(fan_in+fan_out)))", "torch_default": "standard U(±1/√fan_in)"}

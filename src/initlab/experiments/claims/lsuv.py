@@ -3,7 +3,7 @@ reach it in a few iterations, and make a deep net trainable."""
 
 from __future__ import annotations
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, build, chance, config, digits, per_seed, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, build, chance, config, digits, per_seed, rows_where
 from ..verdict import every, greater, no_worse
 
 BUDGETS = {

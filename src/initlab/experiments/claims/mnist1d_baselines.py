@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, config, dataset, per_seed
+from ..claim import FigureSpec, KerasSetting, Preset, Source, config, dataset, per_seed
 from ..verdict import within
 
 PAPER = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94}
 SPECS = {"mlp": "mlp:depth=2,width=100,act=relu,init=torch_default",
          "cnn": "cnn:channels=25,depth=3,stride=2,head=flatten,act=relu,init=torch_default"}
 ARCH = {"logistic": ("mlp", 1, 10), "mlp": ("mlp", 2, 100), "cnn": ("cnn", 3, 25)}
-"""Per model: the trainer's (model kind, depth, width or channels); logistic regression is built by :func:`_logistic`."""
+"""Per model: the trainer's (model kind, depth, width or channels); :func:`_logistic` builds logistic
+regression."""
 INPUTS = 40  # MNIST-1D's sequence length
 BUDGETS = {
     "full": {"epochs": {"logistic": 40, "mlp": 60, "cnn": 30}, "lr": 0.01, "batch_size": 100, "seeds": 5,

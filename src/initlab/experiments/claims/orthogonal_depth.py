@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, config, digits, geomean, group_by, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, config, digits, geomean, group_by, train_all
 from ..verdict import at_least, at_most, greater
 
 SCHEMES = ("lecun_normal", "orthogonal")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, build, config, digits, per_seed, probe_layers, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, build, config, digits, per_seed, probe_layers, rows_where
 from ..verdict import greater, within
 
 SCHEMES = ("lecun_normal", "he_normal")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, chance, config, digits, per_seed, probe_layers, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, per_seed, probe_layers, rows_where
 from ..verdict import at_most, every, greater
 
 BUDGETS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..claim import (KerasSetting, FigureSpec, Preset, Source, build, chance, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where, train_all)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, chance, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where, train_all)
 from ..verdict import at_most, within
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..claim import KerasSetting, FigureSpec, Preset, Source, chance, config, digits, per_seed, rows_where, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, per_seed, rows_where, train_all
 from ..verdict import at_most, greater
 
 SCHEMES = ("he_normal", "lecun_normal")
