@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..claim import FigureSpec, Preset, Source, geomean, per_seed, rows_where
+from ..verdict import at_most, within
 
 INITS = ("he_normal", "scaled_residual", "depth_mup", "completep")
 BUDGETS = {
@@ -78,8 +79,6 @@ def judge(rows: list[dict], b: dict) -> list:
     [0.4, 0.6] (√L: 0.5 — a linear or flat stream contradicts); each scaled recipe's std at the deepest L is at
     most ``bounded`` = 2 × its std at the shallowest (O(1)); the mean-field prediction is within ``tolerance``
     = 10 %: the mean |measured/predicted − 1| after the last block, over every depth and recipe."""
-    from ..verdict import at_most, within
-
     ls = sorted(b["blocks"])
     he = per_seed(rows, lambda rs: _growth_exponent(rs, b["fit_from"]), init="he_normal")
     out = [within(f"plain He: std ∝ L^s with s in [0.4, 0.6] (√L), fitted over L ≥ {b['fit_from']}", he, 0.4, 0.6)]
