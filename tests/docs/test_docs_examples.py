@@ -8,12 +8,18 @@ fresh working directory:
 * ``console`` blocks: every ``$ initlab ...`` line is parsed by the click application (an unknown
   option or a renamed command fails) and, unless it is one of the long commands in
   :data:`PARSE_ONLY`, run with its exit code checked;
-* any other language (``text``, ``bash`` for the set-up scripts) is shown, not run.
+* any other language (``text``, ``bash`` for the set-up scripts, ``console`` lines that do not start with
+  ``$ initlab``, such as ``torchrun`` or ``ray start``) is shown, not run.
+
+A page whose examples need an optional package says so in a MyST comment line,
+``% examples-require: keras jax``: the page is skipped, with the reason, only where one of those modules
+is not installed (the dev extras install every one of them, so CI runs them all).
 """
 
 from __future__ import annotations
 
 import doctest
+import importlib.util
 import os
 import re
 import shlex
@@ -26,11 +32,17 @@ DOCS = ROOT / "docs"
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)(?P=fence) *$",
                    re.M | re.S)
 # commands that take minutes (or serve forever) are parsed, not run
-PARSE_ONLY = {("demo",), ("serve",), ("experiment", "!--quick")}
+PARSE_ONLY = {("demo",), ("serve",), ("experiment", "!--quick"), ("sweep", "--address")}
+REQUIRE = re.compile(r"^% examples-require:(?P<modules>.*)$", re.M)
 
 
 def pages() -> list[Path]:
     return sorted(p for p in DOCS.rglob("*.md") if "_generated" not in p.parts and "_build" not in p.parts)
+
+
+def required_modules(text: str) -> list[str]:
+    """The modules a page's ``% examples-require:`` lines name."""
+    return [name for m in REQUIRE.finditer(text) for name in m["modules"].split()]
 
 
 def code_blocks(text: str) -> list[tuple[str, str, int]]:
@@ -82,6 +94,9 @@ def run_page(path: Path, workdir: Path) -> int:
     import torch
 
     text = path.read_text(encoding="utf-8")
+    missing = [m for m in required_modules(text) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{path.name}'s examples need {', '.join(missing)}, not installed here")
     namespace: dict = {"__name__": f"docs_{path.stem}"}
     ran = 0
     old = Path.cwd()
