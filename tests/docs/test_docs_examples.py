@@ -9,7 +9,9 @@ fresh working directory:
   option or a renamed command fails) and, unless it is one of the long commands in
   :data:`PARSE_ONLY`, run with its exit code checked;
 * any other language (``text``, ``bash`` for the set-up scripts, ``console`` lines that do not start with
-  ``$ initlab``, such as ``torchrun`` or ``ray start``) is shown, not run.
+  ``$ initlab``, such as ``torchrun`` or ``ray start``) is shown, not run; so is a MyST
+  ``{code-block} python`` directive, the form for a script that needs a cluster (``torchrun``), whose
+  single-process equivalent the page then runs in a ``python`` block.
 
 A page whose examples need an optional package says so in a MyST comment line,
 ``% examples-require: keras jax``: the page is skipped, with the reason, only where one of those modules
@@ -164,3 +166,33 @@ def test_code_block_parser_finds_fences_and_lines():
     assert console_commands(blocks[1][1]) == [["initlab", "list"]]
     assert _parse_only(["demo", "--budget", "quick"]) and _parse_only(["experiment", "symmetry"])
     assert not _parse_only(["experiment", "symmetry", "--quick"]) and not _parse_only(["list"])
+    assert _parse_only(["sweep", "--engine", "ray", "--address", "HEAD:6379"])
+    assert not _parse_only(["sweep", "--engine", "ray"])
+
+
+def test_a_required_module_skips_only_where_it_is_missing(tmp_path):
+    """``% examples-require:`` skips a page where a named module is not installed, and nowhere else: with
+    modules that are installed, the page's broken example still fails."""
+    broken = "```python\n>>> 1 + 1\n3\n```\n"
+    page = tmp_path / "page.md"
+    page.write_text("% examples-require: initlab.no_such_module\n\n" + broken)
+    assert required_modules(page.read_text()) == ["initlab.no_such_module"]
+    with pytest.raises(pytest.skip.Exception, match="initlab.no_such_module"):
+        run_page(page, tmp_path)
+    page.write_text("% examples-require: initlab.schemes torch\n\n" + broken)
+    with pytest.raises(AssertionError, match="doctest failed"):
+        run_page(page, tmp_path)
+
+
+def test_a_code_block_directive_is_shown_not_run(tmp_path):
+    """The form for a script that needs a cluster (torchrun): a ``{code-block} python`` directive is not run."""
+    page = tmp_path / "page.md"
+    page.write_text("```{code-block} python\nraise SystemExit('must not run')\n```\n\n```python\nx = 1\n```\n")
+    assert run_page(page, tmp_path) == 1
+
+
+def test_every_guide_is_in_the_toctree():
+    """A guide left out of the index's toctree would be built but unreachable from the navigation."""
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    missing = [p.stem for p in (DOCS / "guides").glob("*.md") if f"guides/{p.stem}\n" not in index]
+    assert not missing, f"guides missing from docs/index.md's toctree: {missing}"
