@@ -190,9 +190,3 @@ def test_a_code_block_directive_is_shown_not_run(tmp_path):
     page.write_text("```{code-block} python\nraise SystemExit('must not run')\n```\n\n```python\nx = 1\n```\n")
     assert run_page(page, tmp_path) == 1
 
-
-def test_every_guide_is_in_the_toctree():
-    """A guide left out of the index's toctree would be built but unreachable from the navigation."""
-    index = (DOCS / "index.md").read_text(encoding="utf-8")
-    missing = [p.stem for p in (DOCS / "guides").glob("*.md") if f"guides/{p.stem}\n" not in index]
-    assert not missing, f"guides missing from docs/index.md's toctree: {missing}"
