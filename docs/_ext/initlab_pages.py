@@ -497,6 +497,13 @@ def _without_examples(text: str) -> str:
     return "\n".join(out).strip()
 
 
+def _rest(text: str) -> str:
+    """A docstring written as reStructuredText (lists, emphasis kept), with its ``|x|`` escaped."""
+    lines = text.splitlines()
+    escape_bars(lines)
+    return "\n".join(lines)
+
+
 def claims_page() -> str:
     """Every preset of :data:`~initlab.experiments.presets.PRESETS`: the claim, for a learner, its source and
     the source's own numbers, its setting (``measure``'s description and the budgets), its criteria
@@ -512,7 +519,7 @@ def claims_page() -> str:
              ":doc:`/guides/experiments` for running them.\n",
              _title("How a verdict is decided", "-"),
              "From :mod:`initlab.experiments.verdict`:\n",
-             _prose(_without_examples(_doc(verdict_module))) + "\n",
+             _rest(_without_examples(_doc(verdict_module))) + "\n",
              "What each claim returns (:class:`~initlab.experiments.presets.PresetResult`):\n",
              _prose(_doc(PresetResult)) + "\n"]
     for name, p in PRESETS.items():
