@@ -311,7 +311,7 @@ def _module_page(full: str, documented: dict[int, str], extra: list[str] = ()) -
     mod = importlib.import_module(full)
     names = _module_names(mod)
     registry = importlib.import_module("initlab.schemes.registry")
-    names += [n for n in extra if n not in names]
+    names = list(dict.fromkeys([*names, *extra]))  # a name listed twice (a class and its constructor alike) once
     body = [_title(full), f".. automodule:: {full}", "   :no-members:", ""]
     elsewhere = []
     for n in names:

@@ -211,3 +211,16 @@ def test_scripts_docs_and_the_test_build_are_strict_in_the_same_way():
     import inspect
 
     assert '"-W", "--keep-going"' in inspect.getsource(build_site)
+
+
+def test_a_module_page_describes_each_name_once():
+    """A name listed twice (a scheme class whose constructor has the same name, as ``ZerO``) would be two
+    descriptions of one object, which Sphinx refuses (-W)."""
+    import sys
+
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from initlab_pages import _module_page
+
+    page = _module_page("initlab.schemes", {}, ["HeNormal", "HeNormal", "he_normal"])
+    assert page.count(".. autoclass:: initlab.schemes.registry.HeNormal\n") == 1
+    assert page.count(".. autofunction:: initlab.schemes.registry.he_normal\n") == 1
