@@ -4,9 +4,9 @@ The plan is the one :class:`~initlab.model.plan.InitPlan` table (a row per varia
 variable's path, fans, the activation found, scheme, std, why), with the rules of
 ``scheme="auto"`` of :mod:`initlab.model.plan`:
 
-=================================================  ==============================================
+================================================== ===============================================
 Keras layer                                        variables
-=================================================  ==============================================
+================================================== ===============================================
 Dense, Conv1D/2D/3D (``groups``), Conv*DTranspose,  the kernel by the activation that follows: the
 DepthwiseConv1D/2D, SeparableConv1D/2D              layer's ``activation`` argument, else the
                                                     Activation/ReLU/LeakyReLU/PReLU/ELU/Softmax
@@ -20,7 +20,7 @@ Embedding                                           N(0, 1) (the torch rule's ta
 BatchNormalization / LayerNormalization /           gamma ones, beta zeros; moving statistics kept
 GroupNormalization
 every bias                                          ``bias=`` (default zeros)
-=================================================  ==============================================
+================================================== ===============================================
 
 Fans follow each layer's math (:mod:`initlab.adapters._layout`): per group, transposed convs with
 their axes swapped, depthwise kernels as grouped convs, gates per block (``gates="whole"`` takes
