@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..errors import InitlabError, fail, suggest
-from ..experiments.files import writable_dir
+from ..experiments.files import atomic_write, writable_dir
 from ._user_code import run_file
 
 __all__ = ["doctor_cmd", "load_factory", "weight_table", "all_layers_table"]
@@ -218,27 +218,6 @@ def _print_text(console, result, info: dict, all_layers: bool) -> None:
         console.print(weight_table(before, result.after))
 
 
-def _write_atomic(path: Path, data: bytes, what: str) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``: a failure leaves
-    neither a truncated file nor the temporary one."""
-    import os
-    import tempfile
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a writable file path ({exc.strerror or exc})") \
-            from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _check_writable(path: Path, what: str) -> None:
     parent = path.parent if path.parent != Path("") else Path(".")
     if path.exists() and path.is_dir():
@@ -328,7 +307,7 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
         if plot_path is not None:
             from ..report.diagnosis import profile_png
 
-            _write_atomic(Path(plot_path), profile_png(result, model), "--plot")
+            atomic_write(plot_path, profile_png(result, model), arg="--plot")
             written.append(f"plot: {Path(plot_path).resolve()}")
         report_path = None
         if report_dir is not None:
