@@ -170,3 +170,20 @@ def test_a_yaml_config_cannot_run_code(tmp_path):
     with pytest.raises(InitlabError, match=r"sweep.yaml: got .*could not determine a constructor.*; allowed: YAML$"):
         load_config(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("mlp:depth=2,depth=3", "model spec: got 'mlp:depth=2,depth=3'; allowed: each field once ('depth' is given twice)"),
+    ("mlp:act=relu,activation=tanh", "mlp spec: got 'mlp:act=relu,activation=tanh'; allowed: each field once ('act'"),
+])
+def test_a_model_spec_field_given_twice_is_refused_not_overwritten(spec, fragment):
+    one_line_error(cli("doctor", spec), fragment)
+
+
+def test_doctor_says_how_much_memory_a_random_batch_would_need(monkeypatch):
+    import initlab.experiments.models as models
+
+    monkeypatch.setattr(models, "available_memory", lambda: 2**30)
+    line = one_line_error(cli("doctor", "mlp:depth=2,width=8", "--data", "random", "--input-shape", 64,
+                              "--batch-size", 10**7), "--batch-size: got 10000000; allowed: a batch that fits in the 1 GiB")
+    assert "2.38 GiB in fp32" in line

@@ -81,6 +81,8 @@ def _batch(data: str, input_shape, batch_size: int, seed: int):
     or of N(0, 1) noise, and class targets for digits."""
     import torch
 
+    from ..experiments.models import available_memory
+
     if data == "digits":
         from ..experiments.datasets import load
 
@@ -90,6 +92,10 @@ def _batch(data: str, input_shape, batch_size: int, seed: int):
                                f"{','.join(map(str, ds.input_shape))} (the digits' shape) or --data random")
         idx = torch.randperm(len(ds.y_train), generator=torch.Generator().manual_seed(seed))[:batch_size]
         return ds.x_train[idx], ds.y_train[idx], tuple(ds.input_shape), ds.num_classes
+    need, have = 4 * batch_size * math.prod(input_shape), available_memory()
+    if have is not None and need > have:
+        raise fail("--batch-size", batch_size, f"a batch that fits in the {have / 2**30:.3g} GiB of memory available "
+                   f"(this one needs {need / 2**30:.3g} GiB in fp32 for the inputs alone)")
     g = torch.Generator().manual_seed(seed)
     return torch.randn((batch_size, *input_shape), generator=g), None, tuple(input_shape), 10
 
