@@ -6,20 +6,20 @@ branches by the number of branches, or only the **last layer of each branch** (t
 layer: GPT-2's residual projections, Fixup's zero-initialized last layer, the layer a ReZero/SkipInit
 scalar multiplies), so initlab finds, for every weight layer:
 
-===============  ============================================================================
-tag              meaning
-===============  ============================================================================
-``branch``       index of the branch the layer is in (0, 1, … in forward order)
-``block``        index of the block (a transformer layer holds two branches: attention and MLP)
-``branch_pos``   the layer's place in its branch: 0 for the layers reading the stream, then
-                 1, 2, … (q, k and v share place 0; the attention's output projection is 1)
-``branch_depth`` m, the number of weight layers on the longest path through the branch
-``branch_role``  ``in`` (reads the stream), ``out`` (its output is what the branch adds),
-                 ``in+out`` (both: a branch of one layer), ``mid``
-``branches``     N, the number of residual branches of the model
-``blocks``       L, the number of blocks
-``shortcut``     True on a projection on the skip path (a strided 1×1 conv of a ResNet)
-===============  ============================================================================
+================  ============================================================================
+tag               meaning
+================  ============================================================================
+``branch``        index of the branch the layer is in (0, 1, … in forward order)
+``block``         index of the block (a transformer layer holds two branches: attention and MLP)
+``branch_pos``    the layer's place in its branch: 0 for the layers reading the stream, then
+                  1, 2, … (q, k and v share place 0; the attention's output projection is 1)
+``branch_depth``  m, the number of weight layers on the longest path through the branch
+``branch_role``   ``in`` (reads the stream), ``out`` (its output is what the branch adds),
+                  ``in+out`` (both: a branch of one layer), ``mid``
+``branches``      N, the number of residual branches of the model
+``blocks``        L, the number of blocks
+``shortcut``      True on a projection on the skip path (a strided 1×1 conv of a ResNet)
+================  ============================================================================
 
 How the branches are found, in order:
 
