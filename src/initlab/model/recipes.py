@@ -138,8 +138,8 @@ class WrapPlan:
             if layer not in modules:
                 raise fail("model", type(model).__name__, f"a model with the layer {layer!r} the plan was made for")
             if hasattr(modules[layer], pname):
-                raise InitlabError(f"model: {layer!r} already has an attribute {pname!r}; allowed: a layer without "
-                                   "it (initlab's wrapper would shadow it)")
+                raise InitlabError(f"model: got {layer!r} with an attribute {pname!r} already; allowed: a layer "
+                                   "without it (initlab's wrapper would shadow it)")
 
     def install(self, model: nn.Module) -> list[str]:
         self.check(model)
@@ -172,8 +172,9 @@ def _wrap_plan(model: nn.Module, recipe: str, residual: Residual, alpha: float =
     w = WrapPlan(recipe)
     for b in residual.branches:
         if len(b.last) != 1:
-            raise InitlabError(f"model: branch {b.index} ends in {len(b.last)} layers ({', '.join(b.last)}); allowed "
-                               f"for {recipe}: one last layer per branch (its scalar multiplies that layer's output)")
+            raise InitlabError(f"model: got branch {b.index} ending in {len(b.last)} layers ({', '.join(b.last)}); "
+                               f"allowed: one last layer per branch for {recipe} (its scalar multiplies that layer's "
+                               "output)")
         out = b.last[0]
         parent = out.rsplit(".", 1)[0] if "." in out else ""
         if out.endswith("out_proj") and isinstance(modules.get(parent), nn.MultiheadAttention):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..errors import InitlabError, check_finite
+from ..errors import InitlabError, check_finite, check_int
 from .fans import Fans
 from .initializers import _normal, _require_numel, _structured, _truncated
 from .spec import Initializer
@@ -26,9 +26,7 @@ def _dim(value, fans: Fans | None, arg: str = "dim") -> int:
         if fans is None:
             raise InitlabError(f"{arg}: got None for a tensor without fans; allowed: a positive integer")
         return int(fans.fan_in)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InitlabError(f"{arg}: got {value!r}; allowed: a positive integer (None: the tensor's fan_in)")
-    return value
+    return check_int(arg, value, minimum=1)
 
 
 @dataclass(frozen=True, repr=False)
@@ -71,9 +69,8 @@ class WangInit(Initializer):
     source: ClassVar[str] = "gpt-neox wang_init_method (Black et al. 2022)"
 
     def _resolve(self, shape, fans, layout, *, groups=1):
-        if isinstance(self.n_layers, bool) or not isinstance(self.n_layers, int) or self.n_layers < 1:
-            raise InitlabError(f"n_layers: got {self.n_layers!r}; allowed: the number of layers L, an integer >= 1")
-        return _normal(0.0, 2.0 / (self.n_layers * math.sqrt(_dim(self.dim, fans))))
+        n_layers = check_int("n_layers", self.n_layers, minimum=1)
+        return _normal(0.0, 2.0 / (n_layers * math.sqrt(_dim(self.dim, fans))))
 
 
 @dataclass(frozen=True, repr=False)
@@ -99,9 +96,7 @@ class Mitchell(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         std = 1.0 / math.sqrt(_dim(self.dim, fans))
         if self.layer is not None:
-            if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
-                raise InitlabError(f"layer: got {self.layer!r}; allowed: None or a block index >= 0")
-            std /= math.sqrt(2.0 * (self.layer + 1))
+            std /= math.sqrt(2.0 * (check_int("layer", self.layer, minimum=0) + 1))
         return _truncated(0.0, std, -3.0, 3.0)
 
 
@@ -187,8 +182,8 @@ class IDInit(Initializer):
     def _resolve(self, shape, fans, layout, *, groups=1):
         tau = check_finite("tau", self.tau)
         if len(shape) != 2:
-            raise InitlabError(f"shape: got {shape}; 'idinit' needs a 2-D weight (its convolution scheme is not "
-                               "implemented)")
+            raise InitlabError(f"shape: got {shape}; allowed: a 2-D weight for 'idinit' (its convolution scheme is "
+                               "not implemented)")
         _require_numel(shape, self.name)
         n = math.prod(shape)
         ones = max(shape)
