@@ -51,9 +51,9 @@ BUDGETS: dict[str, dict] = {
         "coord": {"task": "mlp:depth=3", "widths": (64, 128, 256, 512), "steps": 3, "lr": 1e-2},
         "tasks": {
             "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-9, -3)),
-                    "steps": 100, "batch_size": 64},
-            "lm": {"task": "lm:depth=1,heads=4,context=16", "widths": (16, 32, 64, 128),
-                   "log2_lrs": tuple(range(-9, -2)), "steps": 60, "batch_size": 16},
+                    "steps": 50, "batch_size": 128},
+            "lm": {"task": "lm:depth=1,heads=2,context=16", "widths": (8, 16, 32, 64),
+                   "log2_lrs": tuple(range(-7, -1)), "steps": 50, "batch_size": 16},
         },
     },
     "full": {
@@ -61,9 +61,9 @@ BUDGETS: dict[str, dict] = {
         "coord": {"task": "mlp:depth=3", "widths": (64, 128, 256, 512, 1024), "steps": 3, "lr": 1e-2},
         "tasks": {
             "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-10, -2)),
-                    "steps": 300, "batch_size": 64},
-            "lm": {"task": "lm:depth=2,heads=4,context=32", "widths": (16, 32, 64, 128),
-                   "log2_lrs": tuple(range(-10, -2)), "steps": 150, "batch_size": 16},
+                    "steps": 150, "batch_size": 128},
+            "lm": {"task": "lm:depth=1,heads=2,context=16", "widths": (8, 16, 32, 64),
+                   "log2_lrs": tuple(range(-8, -1)), "steps": 120, "batch_size": 16},
         },
     },
 }
@@ -185,12 +185,16 @@ def measure(settings: Mapping, seeds: Sequence[int], *, stacked: bool = True,
             progress: Callable[[str], None] | None = None) -> list[dict]:
     """The ``mup-transfer`` claim's rows at a budget's ``settings`` (:data:`BUDGETS`) on paired ``seeds``.
 
-    Coordinate check (``part="coord"``): the MLP of ``settings["coord"]`` on one mnist1d batch of 64,
+    Setup. Coordinate check (``part="coord"``): the MLP of ``settings["coord"]`` on one mnist1d batch of 64,
     SP and μP, every width and seed, ``steps`` Adam steps
     (:func:`~initlab.parametrize.coord_check.coord_check`): one row per (parametrization, width, seed,
     t, layer) with ``l1`` = mean |x| and ``final`` (t is the last step). Learning-rate transfer
     (``part="transfer"``): :func:`lr_transfer` of every task of ``settings["tasks"]``, one row per
     (task, parametrization, width, log2_lr, seed) with the held-out ``loss``.
+
+    Rows: ``part``; coordinate check: parametrization, width, seed, t, layer, role, l1, curve (layer and
+    role, the figure's label), final; transfer: task, spec, parametrization, width, log2_lr, lr, seed,
+    loss, train_loss, diverged.
     """
     from .coord_check import coord_check
 
@@ -307,7 +311,7 @@ def coord_seed_figures(rows: Sequence[Mapping], tolerance: float = 0.25) -> dict
 
 
 def judge(rows: Sequence[Mapping], settings: Mapping | None = None) -> list:
-    """The criteria of the claim (:mod:`initlab.experiments.verdict` checks over the paired seeds).
+    """Criteria of the claim (:mod:`initlab.experiments.verdict` checks over the paired seeds).
 
     Coordinate check (rows with ``part == "coord"``, when present), per seed from that seed's fitted
     slopes: μP's largest departure from width-independence ≤ ``slope_tolerance`` (0.25); SP's output
