@@ -83,7 +83,7 @@ def _transfer_figure(task: str, title: str) -> FigureSpec:
 
 
 PRESET = Preset(
-    name="mup-transfer", order=110, cost=120,
+    name="mup-transfer", order=110, cost=80,
     title="μP: the best learning rate transfers across widths (Tensor Programs V)",
     claim="under μP the best learning rate moves by at most one ×2 step over an 8× range of widths and wider is "
           "never worse; under SP it moves by two or more (Yang et al. 2022)",
