@@ -1,6 +1,7 @@
 """A 64-run sweep on the local engine and on Ray clusters of one and two one-CPU nodes, side by side.
 
-    python benchmarks/bench_sweep.py            # 64 runs (4 schemes × 16 seeds), MLP 3 × 64 on digits, 3 epochs
+    python benchmarks/bench_sweep.py            # 64 runs (4 schemes × 16 seeds), MLP 3 × 64 on digits, 20 epochs
+    python benchmarks/bench_sweep.py --epochs 3 # the same grid with runs of ~50 ms: the fixed costs dominate
     python benchmarks/bench_sweep.py --quick    # 8 runs, 1 epoch: checks that it works
 
 Every side trains the same grid run by run (``batched=False``: 64 Ray tasks, not one stacked group)
@@ -41,9 +42,9 @@ from initlab.experiments.sweep import run_sweep  # noqa: E402
 SCHEMES = ["he_normal", "lecun_normal", "glorot_uniform", "orthogonal"]
 
 
-def grid(quick: bool) -> dict:
+def grid(quick: bool, epochs: int) -> dict:
     return {"scheme": SCHEMES[:2] if quick else SCHEMES, "seed": list(range(4 if quick else 16)),
-            "depth": 3, "width": 64, "epochs": 1 if quick else 3, "batch_size": 64, "dataset": "digits"}
+            "depth": 3, "width": 64, "epochs": 1 if quick else epochs, "batch_size": 64, "dataset": "digits"}
 
 
 def timed(config: dict, out: Path, **kw) -> float:
@@ -56,8 +57,11 @@ def timed(config: dict, out: Path, **kw) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 runs of 1 epoch")
+    ap.add_argument("--epochs", type=int, default=20,
+                    help="epochs per run (default 20: ~0.3 s of training a run, so that connecting to a cluster and "
+                         "starting its workers, a fixed few seconds, does not decide the ratio)")
     args = ap.parse_args()
-    config = grid(args.quick)
+    config = grid(args.quick, args.epochs)
     n = len(config["scheme"]) * len(config["seed"])
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     times: dict[str, float] = {}
