@@ -124,6 +124,8 @@ def lr_transfer(task: str = "mlp:depth=2", *, parametrizations: Sequence[str] = 
     lrs = sorted({check_int("log2_lrs", a) for a in log2_lrs})
     if len(lrs) < 3:
         raise fail("log2_lrs", list(log2_lrs), "at least three grid points (a ×2 grid of log2 learning rates)")
+    if lrs != list(range(lrs[0], lrs[-1] + 1)):
+        raise fail("log2_lrs", lrs, "consecutive integers (a ×2 grid of log2 learning rates without holes)")
     seeds = [check_int("seeds", s, minimum=0) for s in seeds]
     if not seeds:
         raise fail("seeds", seeds, "at least one seed")
