@@ -9,11 +9,16 @@ local extension ``_ext/initlab_pages.py`` (schemes, CLI, API, activations, claim
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
+
+# Keras picks its backend when first imported: the torch backend (installed with initlab) lets the API
+# reference document initlab.keras without TensorFlow; a backend chosen by the caller is kept
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import initlab  # noqa: E402
 

@@ -23,6 +23,7 @@ import inspect
 import io
 import math
 import pkgutil
+import re
 import textwrap
 from pathlib import Path
 
@@ -32,6 +33,8 @@ EXAMPLE_CONV_SHAPE = (64, 64, 3, 3)
 HIST_SEED = 0
 # submodules documented elsewhere or not public
 API_SKIP = {"cli", "__main__"}
+# ``literal`` and :role:`target` spans of reST, kept as written when prose is escaped
+_LITERAL_OR_ROLE = re.compile(r"(``.+?``|:[a-z:]+:`[^`]+`)")
 
 
 # --------------------------------------------------------------------------- reST helpers
@@ -277,45 +280,93 @@ def _scheme_names() -> set[str]:
     return {c.name for c in SCHEMES} | {c.__name__ for c in SCHEMES}
 
 
+def _submodules(package: str) -> list[str]:
+    """The public modules directly inside ``package`` (names without a leading underscore), sorted."""
+    pkg = importlib.import_module(package)
+    if not hasattr(pkg, "__path__"):
+        return []
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+def _module_names(mod) -> list[str]:
+    """What a module offers: its ``__all__``, else the public classes and functions it defines itself."""
+    if hasattr(mod, "__all__"):
+        return list(dict.fromkeys(mod.__all__))
+    return [n for n, obj in vars(mod).items()
+            if not n.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and getattr(obj, "__module__", None) == mod.__name__]
+
+
+_ROLE = {"class": "class", "function": "func"}
+
+
+def _module_page(full: str, documented: dict[int, str], extra: list[str] = ()) -> str:
+    """One module's page: its docstring, then every class, function and value it offers that no page before
+    it documents (those are linked instead, so an object has one description and one anchor), then a toctree
+    of its own public submodules."""
+    reason = _missing_extra(full)
+    if reason:
+        return (_title(full) + f"\nThis module's reference is not on this build: {reason}. "
+                "Install initlab with the extra it names and build the site again.\n")
+    mod = importlib.import_module(full)
+    names = _module_names(mod)
+    registry = importlib.import_module("initlab.schemes.registry")
+    names = list(dict.fromkeys([*names, *extra]))  # a name listed twice (a class and its constructor alike) once
+    body = [_title(full), f".. automodule:: {full}", "   :no-members:", ""]
+    elsewhere = []
+    for n in names:
+        owner = full if hasattr(mod, n) else registry.__name__
+        obj = getattr(mod, n) if hasattr(mod, n) else getattr(registry, n)
+        kind = _kind(obj)
+        if kind is None:
+            continue
+        if kind in _ROLE and id(obj) in documented and n not in extra:
+            elsewhere.append(f":{_ROLE[kind]}:`~{documented[id(obj)]}`")
+            continue
+        if kind in _ROLE:
+            documented[id(obj)] = f"{owner}.{n}"
+        body.append(_member(owner, n, obj))
+    if elsewhere:
+        body.append("Also here, documented where they are first listed: " + ", ".join(elsewhere) + ".\n")
+    children = _submodules(full)
+    if children:
+        body.append(".. toctree::\n   :maxdepth: 1\n   :caption: Modules\n\n" + "".join(f"   {c}\n" for c in children))
+    return "\n".join(body)
+
+
 def api_pages() -> dict[str, str]:
+    """The API reference: the names ``import initlab`` gives, then every public subpackage and, under each,
+    every public module it holds (found by walking the package), each object described once."""
     import initlab
 
     top = [n for n in dict.fromkeys(initlab.__all__) if n not in _scheme_names()]
-    top_objs = {id(getattr(initlab, n)) for n in initlab.__all__}
     pages = {}
-    mods = _public_submodules()
+    mods = [f"initlab.{m}" for m in _public_submodules()]
     index = [_title("API reference"),
              "Generated from the docstrings when the site is built: the names ``import initlab`` gives, then each "
-             "public subpackage. Every scheme also has its own page under :doc:`/_generated/schemes/index`; "
-             "the scheme classes (``initlab.HeNormal`` …) and their snake_case constructors "
-             "(``initlab.he_normal()`` …) are documented with :mod:`initlab.schemes`.\n",
-             ".. toctree::\n   :maxdepth: 1\n\n   initlab\n" + "".join(f"   initlab.{m}\n" for m in mods)]
+             "public subpackage with the modules inside it. Every scheme also has its own page under "
+             ":doc:`/_generated/schemes/index`; the scheme classes (``initlab.HeNormal`` …) and their snake_case "
+             "constructors (``initlab.he_normal()`` …) are documented with :mod:`initlab.schemes`.\n",
+             ".. toctree::\n   :maxdepth: 1\n\n   initlab\n" + "".join(f"   {m}\n" for m in mods)]
     pages["api/index.rst"] = "\n".join(index)
-    pages["api/initlab.rst"] = "\n".join([
-        _title("initlab"), ".. automodule:: initlab", "   :no-members:", "",
-        *[_member("initlab", n, getattr(initlab, n)) for n in top if _kind(getattr(initlab, n)) is not None]])
-    for m in mods:
-        full = f"initlab.{m}"
-        reason = _missing_extra(full)
-        if reason:
-            pages[f"api/{full}.rst"] = (_title(full) + f"\nThis module's reference is not on this build: {reason}. "
-                                        "Install initlab with the extra it names and build the site again.\n")
-            continue
-        mod = importlib.import_module(full)
-        names = list(dict.fromkeys(getattr(mod, "__all__", [])))
-        extra = []
-        if m == "schemes":  # the scheme classes and constructors live in the registry
-            from initlab.schemes import registry
-            extra = [n for n in registry.__all__ if n in _scheme_names()]
-            names += [n for n in extra if n not in names]
-        body = [_title(full), f".. automodule:: {full}", "   :no-members:", ""]
-        for n in names:
-            obj = getattr(mod, n) if hasattr(mod, n) else getattr(importlib.import_module("initlab.schemes.registry"), n)
-            kind = _kind(obj)
-            if kind is None or (id(obj) in top_objs and n not in extra):
-                continue
-            body.append(_member(full if hasattr(mod, n) else "initlab.schemes.registry", n, obj))
-        pages[f"api/{full}.rst"] = "\n".join(body)
+    documented: dict[int, str] = {}
+    members = []
+    for n in top:
+        obj = getattr(initlab, n)
+        if _kind(obj) is not None:
+            members.append(_member("initlab", n, obj))
+            if _kind(obj) in _ROLE:
+                documented[id(obj)] = f"initlab.{n}"
+    pages["api/initlab.rst"] = "\n".join([_title("initlab"), ".. automodule:: initlab", "   :no-members:", "",
+                                          *members])
+    # the scheme classes and constructors live in the registry; they are documented with initlab.schemes
+    scheme_extra = [n for n in importlib.import_module("initlab.schemes.registry").__all__ if n in _scheme_names()]
+    queue = list(mods)
+    while queue:  # breadth first: a package's page before its modules', so re-exports link to the package
+        full = queue.pop(0)
+        pages[f"api/{full}.rst"] = _module_page(full, documented, scheme_extra if full == "initlab.schemes" else [])
+        if _missing_extra(full) is None:
+            queue += _submodules(full)
     return pages
 
 
@@ -424,10 +475,8 @@ def activations_page() -> str:
 def _prose(text: str) -> str:
     """A preset's description as reST: ``literals`` and :roles:`...` kept, while ``|x|`` and a lone ``*`` in
     the prose (absolute values, products) are escaped rather than read as substitutions or emphasis."""
-    import re
-
     out = []
-    for i, part in enumerate(re.split(r"(``.+?``|:[a-z:]+:`[^`]+`)", text)):
+    for i, part in enumerate(_LITERAL_OR_ROLE.split(text)):
         if i % 2 == 0:
             part = part.replace("|", "\\|")
             part = re.sub(r"(?<!\*)\*(?!\*)", r"\\*", part)
@@ -435,24 +484,62 @@ def _prose(text: str) -> str:
     return "".join(out)
 
 
+def _without_examples(text: str) -> str:
+    """A docstring without its doctest examples (``>>>`` lines and the output under them)."""
+    out, in_example = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith(">>>"):
+            in_example = True
+        elif in_example and not line.strip():
+            in_example = False
+        elif not in_example:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _rest(text: str) -> str:
+    """A docstring written as reStructuredText (lists, emphasis kept), with its ``|x|`` escaped."""
+    lines = text.splitlines()
+    escape_bars(lines)
+    return "\n".join(lines)
+
+
 def claims_page() -> str:
+    """Every preset of :data:`~initlab.experiments.presets.PRESETS`: the claim, for a learner, its source and
+    the source's own numbers, its setting (``measure``'s description and the budgets), its criteria
+    (``judge``'s description) and how its verdict is decided; the rules of verdicts from
+    :mod:`initlab.experiments.verdict` and :class:`~initlab.experiments.presets.PresetResult`."""
+    from initlab.experiments import verdict as verdict_module
     from initlab.experiments.presets import PRESETS, PresetResult
 
     parts = [_title("Claims"),
              "Every claim ``initlab demo`` reproduces, generated from the presets when this page was built: the "
-             "claim, its setting and criteria (from the preset's own description), its budgets, and the command "
-             "that reproduces it. See :doc:`/guides/experiments` for how to read a verdict.\n",
+             "claim and why it matters, its source and the source's own numbers, its setting (what is trained "
+             "and measured, and the budgets), its criteria, and how its verdict is decided. See "
+             ":doc:`/guides/experiments` for running them.\n",
              _title("How a verdict is decided", "-"),
-             "From the description of :class:`~initlab.experiments.presets.PresetResult`, which every claim "
-             "returns:\n",
+             "From :mod:`initlab.experiments.verdict`:\n",
+             _rest(_without_examples(_doc(verdict_module))) + "\n",
+             "What each claim returns (:class:`~initlab.experiments.presets.PresetResult`):\n",
              _prose(_doc(PresetResult)) + "\n"]
     for name, p in PRESETS.items():
         budgets = p.budgets
         keys = list(dict.fromkeys(k for b in budgets.values() for k in b))
-        parts += [f".. _claim-{name}:\n", _title(name, "-"), f"**{_prose(p.claim)}**\n", _prose(inspect.cleandoc(p.doc)),
-                  "",
+        seeds = ", ".join(f"{b.get('seeds', '—')} ({budget})" for budget, b in budgets.items())
+        numbers = [[_prose(q), _prose(str(v))] for q, v in p.source.numbers.items()]
+        parts += [f".. _claim-{name}:\n", _title(f"{name}: {p.title}" if p.title else name, "-"),
+                  f"**{_prose(p.claim)}**\n", _prose(inspect.cleandoc(p.explanation)) + "\n",
+                  f"**Source.** {_prose(p.source.citation)} — {_prose(p.source.shows)}\n",
+                  *([_list_table(["quantity", "the source's value"], numbers)] if numbers else []),
+                  ".. rubric:: Setting\n", _prose(inspect.cleandoc(p.doc)), "",
                   _list_table(["setting", *budgets], [[_lit(k), *[_lit(b.get(k, "—")) for b in budgets.values()]]
                                                        for k in keys]),
+                  ".. rubric:: Criteria\n", _prose(inspect.cleandoc(p.judge.__doc__ or "")) + "\n",
+                  ".. rubric:: Verdict\n",
+                  f"Each criterion above is judged over the paired seeds — {seeds} — by the 95 % Student-t "
+                  "interval of its quantity (or the per-seed rule of a criterion about every seed); the claim is "
+                  "**contradicted** if any criterion is, **reproduced** if every one is, and **inconclusive** "
+                  "otherwise.\n",
                   f"Reproduce: ``initlab experiment {name}`` (``--quick`` for the quick budget).\n"]
     return "\n".join(parts)
 
@@ -488,6 +575,40 @@ def _on_builder_inited(app) -> None:
     generate(app.srcdir)
 
 
+
+def escape_bars(lines: list[str]) -> None:
+    r"""Escape ``|`` in the prose of a docstring, in place: docstrings write absolute values and norms as
+    ``|x|``, ``|T|``, ``|tanh|``, which reStructuredText reads as substitution references (an error). Literals,
+    roles, ``.. math::`` blocks (where ``|x|`` is LaTeX) and lines that start with ``|`` (line blocks) are
+    left as written.
+
+    >>> lines = ["P(|T| > t) and ``|x|``", ".. math::", "", "   |x|", "", "back to |prose|"]
+    >>> escape_bars(lines)
+    >>> lines
+    ['P(\\|T\\| > t) and ``|x|``', '.. math::', '', '   |x|', '', 'back to \\|prose\\|']
+    """
+    math_indent = None
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if math_indent is not None:
+            if not stripped or indent > math_indent:
+                continue
+            math_indent = None
+        if stripped.startswith(".. math::"):
+            math_indent = indent
+            continue
+        if "|" not in line or stripped.startswith("|"):
+            continue
+        parts = _LITERAL_OR_ROLE.split(line)
+        lines[i] = "".join(part if k % 2 else part.replace("|", "\\|") for k, part in enumerate(parts))
+
+
+def _on_docstring(app, what, name, obj, options, lines) -> None:
+    escape_bars(lines)
+
+
 def setup(app):
     app.connect("builder-inited", _on_builder_inited)
+    app.connect("autodoc-process-docstring", _on_docstring)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -179,6 +179,8 @@ def bad_input_is_one_line_and_names_what_is_allowed():
         (lambda: ik.get("he_normal")((4, 4), dtype="int32"), "dtype: got 'int32'"),
         (lambda: ik.get("identity")((3, 3, 4)), "identity"),
         (lambda: ik.get("no_such")((3, 3)), "scheme: got unknown name 'no_such'"),
+        (lambda: ik.from_keras("no_such"), "initializer: got 'no_such'; allowed: a Keras initializer name"),
+        (lambda: ik.from_keras(3), "initializer: got 3; allowed: a Keras initializer"),
     ]
     expect_errors(cases)
 
@@ -216,6 +218,7 @@ def every_keras_builtin_has_its_initlab_law():
                 assert_initlab_law(from_keras(builtin).distribution(shape, layout="keras"), law)
                 for s in e.strings:  # Keras's string identifiers resolve to the same class and law
                     assert type(keras.initializers.get(s)).__name__ == e.spelling and not e.kwargs
+                    assert_initlab_law(from_keras(s).distribution(shape, layout="keras"), law)
                 mine = _np(ik.get(e.initlab(), seed=99)(shape))
                 assert_sample_follows(mine, law, shape, strict=True)
                 if law[0] == "orthogonal":

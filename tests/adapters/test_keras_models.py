@@ -354,4 +354,43 @@ def doctor_runs_on_a_keras_factory():
     assert {f["kind"] for f in out["after"]["findings"]} == {"healthy"}
 
 
+@case("torch", "jax")
+def torch_default_biases_take_the_fan_in_pytorch_takes_from_the_layer_weight():
+    """Under ``torch_default`` (or ``bias="torch_default"`` with another scheme) a Keras layer's bias is
+    U(±1/√fan_in) with the fan_in torch.nn.init computes for the weight of the same layer built in torch;
+    under another scheme the bias stays zeros."""
+    import keras
+    import torch.nn as nn
+    from scipy import stats
+
+    import initlab
+
+    L = keras.layers
+    pairs = [  # (Keras layer on its input shape, the torch module with the same weight)
+        (L.Dense(16), (8,), nn.Linear(8, 16)),
+        (L.Conv2D(10, 3, groups=2), (9, 9, 6), nn.Conv2d(6, 10, 3, groups=2)),
+        (L.Conv1DTranspose(10, 3), (9, 6), nn.ConvTranspose1d(6, 10, 3)),
+        (L.DepthwiseConv2D(3, depth_multiplier=2), (9, 9, 6), nn.Conv2d(6, 12, 3, groups=6)),
+        (L.SeparableConv2D(10, 3, depth_multiplier=2), (9, 9, 6), nn.Conv2d(12, 10, 1)),
+        (L.SimpleRNN(11), (5, 7), nn.RNN(7, 11)),
+    ]
+    for layer, shape, module in pairs:
+        weight = next(p for n, p in module.named_parameters() if n.startswith("weight"))
+        fan = (module.hidden_size if isinstance(module, nn.RNNBase)
+               else nn.init._calculate_fan_in_and_fan_out(weight)[0])
+        bound = 1.0 / math.sqrt(fan)
+        model = keras.Sequential([keras.Input(shape), layer])
+        for scheme, bias in (("torch_default", None), ("he_normal", "torch_default")):
+            row = next(r for r in initlab.plan(model, scheme, bias=bias) if r.name.endswith("bias"))
+            assert row.scheme == "torch_default" and math.isclose(row.std, bound / math.sqrt(3), rel_tol=1e-12), \
+                (type(layer).__name__, row)
+        initlab.initialize(model, "he_normal", bias="torch_default", seed=3)
+        b = _np(next(v for v in model.weights if v.path.endswith("bias")).value).ravel()
+        assert np.abs(b).max() <= bound
+        if b.size >= 10:
+            assert stats.kstest(b, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3, type(layer).__name__
+        row = next(r for r in initlab.plan(model, "he_normal") if r.name.endswith("bias"))
+        assert row.scheme == "zeros"
+
+
 make_tests(globals())

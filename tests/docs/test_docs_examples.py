@@ -8,12 +8,20 @@ fresh working directory:
 * ``console`` blocks: every ``$ initlab ...`` line is parsed by the click application (an unknown
   option or a renamed command fails) and, unless it is one of the long commands in
   :data:`PARSE_ONLY`, run with its exit code checked;
-* any other language (``text``, ``bash`` for the set-up scripts) is shown, not run.
+* any other language (``text``, ``bash`` for the set-up scripts, ``console`` lines that do not start with
+  ``$ initlab``, such as ``torchrun`` or ``ray start``) is shown, not run; so is a MyST
+  ``{code-block} python`` directive, the form for a script that needs a cluster (``torchrun``), whose
+  single-process equivalent the page then runs in a ``python`` block.
+
+A page whose examples need an optional package says so in a MyST comment line,
+``% examples-require: keras jax``: the page is skipped, with the reason, only where one of those modules
+is not installed (the dev extras install every one of them, so CI runs them all).
 """
 
 from __future__ import annotations
 
 import doctest
+import importlib.util
 import os
 import re
 import shlex
@@ -26,11 +34,17 @@ DOCS = ROOT / "docs"
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)(?P=fence) *$",
                    re.M | re.S)
 # commands that take minutes (or serve forever) are parsed, not run
-PARSE_ONLY = {("demo",), ("serve",), ("experiment", "!--quick")}
+PARSE_ONLY = {("demo",), ("serve",), ("experiment", "!--quick"), ("sweep", "--address")}
+REQUIRE = re.compile(r"^% examples-require:(?P<modules>.*)$", re.M)
 
 
 def pages() -> list[Path]:
     return sorted(p for p in DOCS.rglob("*.md") if "_generated" not in p.parts and "_build" not in p.parts)
+
+
+def required_modules(text: str) -> list[str]:
+    """The modules a page's ``% examples-require:`` lines name."""
+    return [name for m in REQUIRE.finditer(text) for name in m["modules"].split()]
 
 
 def code_blocks(text: str) -> list[tuple[str, str, int]]:
@@ -82,6 +96,9 @@ def run_page(path: Path, workdir: Path) -> int:
     import torch
 
     text = path.read_text(encoding="utf-8")
+    missing = [m for m in required_modules(text) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{path.name}'s examples need {', '.join(missing)}, not installed here")
     namespace: dict = {"__name__": f"docs_{path.stem}"}
     ran = 0
     old = Path.cwd()
@@ -149,3 +166,27 @@ def test_code_block_parser_finds_fences_and_lines():
     assert console_commands(blocks[1][1]) == [["initlab", "list"]]
     assert _parse_only(["demo", "--budget", "quick"]) and _parse_only(["experiment", "symmetry"])
     assert not _parse_only(["experiment", "symmetry", "--quick"]) and not _parse_only(["list"])
+    assert _parse_only(["sweep", "--engine", "ray", "--address", "HEAD:6379"])
+    assert not _parse_only(["sweep", "--engine", "ray"])
+
+
+def test_a_required_module_skips_only_where_it_is_missing(tmp_path):
+    """``% examples-require:`` skips a page where a named module is not installed, and nowhere else: with
+    modules that are installed, the page's broken example still fails."""
+    broken = "```python\n>>> 1 + 1\n3\n```\n"
+    page = tmp_path / "page.md"
+    page.write_text("% examples-require: initlab.no_such_module\n\n" + broken)
+    assert required_modules(page.read_text()) == ["initlab.no_such_module"]
+    with pytest.raises(pytest.skip.Exception, match="initlab.no_such_module"):
+        run_page(page, tmp_path)
+    page.write_text("% examples-require: initlab.schemes torch\n\n" + broken)
+    with pytest.raises(AssertionError, match="doctest failed"):
+        run_page(page, tmp_path)
+
+
+def test_a_code_block_directive_is_shown_not_run(tmp_path):
+    """The form for a script that needs a cluster (torchrun): a ``{code-block} python`` directive is not run."""
+    page = tmp_path / "page.md"
+    page.write_text("```{code-block} python\nraise SystemExit('must not run')\n```\n\n```python\nx = 1\n```\n")
+    assert run_page(page, tmp_path) == 1
+

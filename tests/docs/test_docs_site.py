@@ -37,7 +37,8 @@ def test_every_guide_in_the_nav_exists_and_every_guide_is_in_the_nav():
     assert not missing, f"guides listed in the navigation without a page: {missing}"
     files = sorted(f"guides/{p.stem}" for p in (DOCS / "guides").glob("*.md"))
     assert sorted(listed) == files, f"guide pages not in the navigation: {sorted(set(files) - set(listed))}"
-    for required in ("getting-started", "concepts", "models", "diagnosing", "theory", "experiments"):
+    for required in ("getting-started", "concepts", "models", "diagnosing", "theory", "experiments", "playground",
+                     "keras-jax", "width", "scale-out", "depth"):
         assert f"guides/{required}" in listed
 
 
@@ -89,6 +90,51 @@ def test_api_reference_documents_the_public_names(site):
     assert initlab.__version__ in (site / "index.html").read_text()
 
 
+def _public_modules() -> list[str]:
+    """Every public module of initlab (no part of its name starts with an underscore), the CLI aside."""
+    import pkgutil
+
+    import initlab
+
+    return sorted(m.name for m in pkgutil.walk_packages(initlab.__path__, "initlab.")
+                  if not any(part.startswith("_") for part in m.name.split(".")[1:])
+                  and m.name.split(".")[1] not in ("cli", "__main__"))
+
+
+def test_api_reference_has_a_page_per_public_module(site):
+    """Every public module, nested ones included (experiments.claim/verdict/stats/claims, parametrize.rules …),
+    has its page with its own description; the optional frameworks' modules are documented (the dev extras
+    install Keras and JAX), not replaced by the note for a missing extra."""
+    api = site / "_generated" / "api"
+    missing = [m for m in _public_modules() if not (api / f"{m}.html").exists()]
+    assert not missing, f"public modules without an API page: {missing}"
+    for module in ("initlab.experiments.claim", "initlab.experiments.verdict", "initlab.experiments.stats",
+                   "initlab.experiments.claims", "initlab.parametrize", "initlab.distributed", "initlab.adapters",
+                   "initlab.keras", "initlab.jax", "initlab.serve", "initlab.activations", "initlab.errors"):
+        html = (api / f"{module}.html").read_text()
+        assert f'id="module-{module}"' in html, f"{module}: no module description"
+        assert "reference is not on this build" not in html, f"{module}: not documented on this build"
+    verdict = (api / "initlab.experiments.verdict.html").read_text()
+    assert 'id="initlab.experiments.verdict.at_least"' in verdict
+    claim = (api / "initlab.experiments.claim.html").read_text()  # re-exported by initlab.experiments: linked
+    assert 'href="initlab.experiments.html#initlab.experiments.Preset"' in claim
+    keras = (api / "initlab.keras.html").read_text()
+    assert 'id="initlab.keras.get"' in keras
+
+
+def test_docstring_bars_are_escaped_outside_literals_and_maths():
+    """Docstrings write |x| for absolute values; reST would read a substitution (an error with -W)."""
+    import sys
+
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from initlab_pages import escape_bars
+
+    lines = ["mean |x| and ``|x|`` and :math:`|x|`", ".. math::", "", "   |x| = 1", "", "then |T| > t", "| a line block"]
+    escape_bars(lines)
+    assert lines == ["mean \\|x\\| and ``|x|`` and :math:`|x|`", ".. math::", "", "   |x| = 1", "",
+                     "then \\|T\\| > t", "| a line block"]
+
+
 def _activation_names() -> list[str]:
     try:
         from initlab.activations import CATALOGUE
@@ -120,6 +166,15 @@ def test_claims_page_lists_every_preset(site):
     for name, preset in PRESETS.items():
         assert f'id="claim-{name}"' in html, f"claim {name} has no anchor"
         assert f"initlab experiment {name}" in text and preset.claim.split(" (")[0] in text
+        section = text[text.index(preset.claim.split(" (")[0]):]
+        section = section[:section.index(f"initlab experiment {name}")]
+        # the setting, the criteria (judge's own words) and how the verdict is decided, for this claim
+        for heading in ("Setting", "Criteria", "Verdict"):
+            assert heading in section, f"{name}: no {heading} on the claims page"
+        criteria = " ".join((preset.judge.__doc__ or "").replace("``", "").split())
+        assert criteria and " ".join(criteria.split()[:6]) in " ".join(section.split()), f"{name}: criteria missing"
+        assert f"{preset.budgets['quick']['seeds']} (quick)" in section
+    assert "inconclusive" in text and "95 % Student-t" in text
 
 
 class _Assets(HTMLParser):
@@ -156,3 +211,16 @@ def test_scripts_docs_and_the_test_build_are_strict_in_the_same_way():
     import inspect
 
     assert '"-W", "--keep-going"' in inspect.getsource(build_site)
+
+
+def test_a_module_page_describes_each_name_once():
+    """A name listed twice (a scheme class whose constructor has the same name, as ``ZerO``) would be two
+    descriptions of one object, which Sphinx refuses (-W)."""
+    import sys
+
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from initlab_pages import _module_page
+
+    page = _module_page("initlab.schemes", {}, ["HeNormal", "HeNormal", "he_normal"])
+    assert page.count(".. autoclass:: initlab.schemes.registry.HeNormal\n") == 1
+    assert page.count(".. autofunction:: initlab.schemes.registry.he_normal\n") == 1

@@ -191,6 +191,15 @@ def test_bad_engine_input_is_one_line_and_the_run_directory_keeps_everything(fin
     assert not ray.is_initialized()
 
 
+def test_a_dead_address_leaves_no_new_run_directory_behind(tmp_path):
+    out = tmp_path / "new" / "run"
+    address = f"127.0.0.1:{_free_port()}"
+    with pytest.raises(InitlabError, match=r"^address: got "):
+        run_sweep(GRID, out, engine="ray", address=address, threads=1, progress=False)
+    assert not out.exists()
+    assert not ray.is_initialized()
+
+
 def test_an_untested_ray_version_is_one_line(finished_run_dir, monkeypatch):
     out, snapshot = finished_run_dir
     monkeypatch.setattr(ray, "__version__", "2.9.3")

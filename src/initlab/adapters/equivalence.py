@@ -10,7 +10,7 @@ nor JAX.
 
 from __future__ import annotations
 
-from ..errors import InitlabError, fail
+from ..errors import InitlabError, fail, require_extra
 from ..schemes import registry
 from ..schemes.equivalents import JAX, JAX_VS_DISTRIBUTIONS, KERAS, KERAS_VS_DISTRIBUTIONS
 
@@ -47,12 +47,22 @@ _KERAS_ARGS = ("value", "mean", "stddev", "minval", "maxval", "scale", "mode", "
 
 
 def from_keras(initializer):
-    """initlab's scheme for a Keras built-in initializer (an instance, or its serialized config):
-    the same law, named. ``input_axes``/``output_axes`` and seeds are not carried over.
+    """initlab's scheme for a Keras built-in initializer (an instance, its serialized config, or the
+    string Keras accepts as ``kernel_initializer``): the same law, named. ``input_axes``/``output_axes``
+    and seeds are not carried over.
 
     >>> from_keras({"class_name": "HeNormal", "config": {"seed": None}})
     HeTruncatedNormal(a=0.0, mode='fan_in', nonlinearity='leaky_relu')
     """
+    if isinstance(initializer, str):  # Keras's own reading of the string: keras.initializers.get
+        keras = require_extra("keras", "keras", feature="from_keras with a string")
+        try:
+            initializer = keras.initializers.get(initializer)
+        except ValueError:
+            raise fail("initializer", initializer, "a Keras initializer name (he_normal, glorot_uniform, …), "
+                       "a Keras initializer or its config") from None
+    elif not isinstance(initializer, dict) and not hasattr(initializer, "get_config"):
+        raise fail("initializer", initializer, "a Keras initializer, its config dict or its name")
     if isinstance(initializer, dict):
         spelling, cfg = initializer.get("class_name"), dict(initializer.get("config") or {})
     else:

@@ -4,9 +4,9 @@ The plan is the one :class:`~initlab.model.plan.InitPlan` table (a row per varia
 variable's path, fans, the activation found, scheme, std, why), with the rules of
 ``scheme="auto"`` of :mod:`initlab.model.plan`:
 
-=================================================  ==============================================
+================================================== ===============================================
 Keras layer                                        variables
-=================================================  ==============================================
+================================================== ===============================================
 Dense, Conv1D/2D/3D (``groups``), Conv*DTranspose,  the kernel by the activation that follows: the
 DepthwiseConv1D/2D, SeparableConv1D/2D              layer's ``activation`` argument, else the
                                                     Activation/ReLU/LeakyReLU/PReLU/ELU/Softmax
@@ -20,7 +20,7 @@ Embedding                                           N(0, 1) (the torch rule's ta
 BatchNormalization / LayerNormalization /           gamma ones, beta zeros; moving statistics kept
 GroupNormalization
 every bias                                          ``bias=`` (default zeros)
-=================================================  ==============================================
+================================================== ===============================================
 
 Fans follow each layer's math (:mod:`initlab.adapters._layout`): per group, transposed convs with
 their axes swapped, depthwise kernels as grouped convs, gates per block (``gates="whole"`` takes
@@ -33,6 +33,7 @@ each variable keyed by its path (``seed=None``: a fresh seed from Python's ``ran
 from __future__ import annotations
 
 import fnmatch
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -41,7 +42,8 @@ from ..errors import InitlabError, check_choice, fail, suggest
 from ..activations import keras_row
 from ..model.activations import Activation, activation_of_row
 from ..model.plan import InitPlan, PlanRow, auto_initializer
-from ..schemes.initializers import GlorotUniform, Ones, Orthogonal, RandomNormal, VarianceScaling, Zeros
+from ..schemes.initializers import (GlorotUniform, Ones, Orthogonal, RandomNormal, TorchDefault, VarianceScaling,
+                                    Zeros)
 from ..schemes.registry import get
 from ._layout import resolve
 from ._sample import ENGINE_DTYPES, fresh_seed, numpy_values
@@ -274,7 +276,8 @@ def plan(model, scheme: Any = "auto", bias: Any = None, rules: Mapping | None = 
          gates: str = "per_gate") -> InitPlan:
     """Decide how every variable of a built Keras ``model`` is initialized; nothing changes.
 
-    ``scheme``, ``bias`` (``None``: zeros), ``rules``: as :func:`initlab.plan` (rule keys are Keras layer classes or
+    ``scheme``, ``bias`` (``None``: zeros, or PyTorch's bias law under ``torch_default``), ``rules``: as
+    :func:`initlab.plan` (rule keys are Keras layer classes or
     patterns over layer names / variable paths). ``gates``: ``"per_gate"`` (fans per LSTM/GRU gate
     block, initlab's choice) or ``"whole"`` (fans over the whole kernel, as Keras takes them).
     """
@@ -286,18 +289,38 @@ def plan(model, scheme: Any = "auto", bias: Any = None, rules: Mapping | None = 
     is_auto = isinstance(scheme, str) and scheme.lower() == "auto"
     base = None if is_auto else get(scheme)
     bias_init = Zeros() if bias is None else get(bias)
+    # PyTorch's bias law U(±1/√fan_in) needs the fan_in of the layer's own weight, found per layer below
+    bias_torch = (bias is None and isinstance(base, TorchDefault)) or (
+        isinstance(bias_init, TorchDefault) and bias_init.fan_in is None)
     layers = leaf_layers(model)
     variables = [v for layer in layers for v in layer.weights]
     rule_list = _normalize_rules(rules, layers, variables)
     rows, seen = [], set()
     for layer in layers:
         act = activation_after(layer)
-        for var, role, hints in weights_of(layer):
+        weights = weights_of(layer)
+        layer_bias = _torch_bias_law(layer, weights) if bias_torch else bias_init
+        for var, role, hints in weights:
             if id(var) in seen:
                 continue
             seen.add(id(var))
-            rows.append(_row(layer, var, role, dict(hints), act, base, bias_init, rule_list, gates))
+            rows.append(_row(layer, var, role, dict(hints), act, base, layer_bias, rule_list, gates))
     return InitPlan(rows)
+
+
+def _torch_bias_law(layer, weights) -> Any:
+    """PyTorch's bias law for ``layer``: U(±1/√fan_in) with the fan_in PyTorch takes from the layer's weight
+    (the torch-ordered view of the kernel that carries the bias: ``in/g·∏k``; a transposed conv's
+    ``out·∏k``; a depthwise conv's ``∏k``), and U(±1/√units) for a recurrent layer (PyTorch's RNN/LSTM/GRU)."""
+    if isinstance(layer, _layers().RNN) and hasattr(layer.cell, "units"):
+        return TorchDefault(fan_in=int(layer.cell.units))
+    kernels = [(var, hints) for var, role, hints in weights if role == "kernel"]
+    if not kernels:
+        return Zeros()
+    var, hints = kernels[-1]  # a separable conv's bias follows its pointwise kernel
+    hints = {k: v for k, v in hints.items() if k not in ("gates", "forget")}
+    view = resolve(TorchDefault(), tuple(int(d) for d in var.shape), **hints)[0].view
+    return TorchDefault(fan_in=int(view[1] * math.prod(view[2:])))
 
 
 def _row(layer, var, role, hints, act, base, bias_init, rule_list, gates_mode) -> PlanRow:

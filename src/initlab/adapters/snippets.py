@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..activations import CATALOGUE, row as catalogue_row
-from ..errors import check_int, fail
+from ..errors import check_bool, check_int, fail
 from ..schemes import registry
 from ..schemes.equivalents import KERAS, KERAS_VS_DISTRIBUTIONS
 from ..schemes.initializers import VarianceScaling
@@ -79,11 +79,13 @@ def keras_initializer_code(scheme: Any) -> str:
 
 
 def keras_lines(activation: str, depth: int, width: int, scheme: Any, scheme_params: dict | None = None, *,
-                inputs: int = 64, classes: int = 10, bias: Any = "zeros") -> str:
+                inputs: int = 64, classes: int = 10, bias: Any = "zeros", head: bool = False) -> str:
     """The Keras lines that build the MLP of a claim's setting: ``depth`` hidden Dense layers of
     ``width`` units with ``activation``, their kernels drawn from ``scheme`` (a name, config or
     initlab ``Initializer``; ``scheme_params`` as in a sweep), then a softmax Dense head over
     ``classes`` (the explainers' ``Dense(10, activation='softmax')``), on ``inputs`` features.
+    ``head=True`` draws the head's kernel and bias from ``scheme`` and ``bias`` too, as
+    :func:`initlab.initialize` does for every layer of a model (else Keras's defaults).
 
     >>> print(keras_lines("relu", 2, 64, "he_uniform"))
     import keras
@@ -105,17 +107,38 @@ def keras_lines(activation: str, depth: int, width: int, scheme: Any, scheme_par
     if scheme_params:
         scheme = {"name": scheme, "params": dict(scheme_params)}
     kernel = keras_initializer_code(scheme)
-    bias_code = keras_initializer_code(bias)
     keras_act = KERAS_ACTIVATIONS.get(act)
     act_arg = f", activation={keras_act!r}" if keras_act else ""
-    hidden = f"keras.layers.Dense({width}{act_arg}, kernel_initializer={kernel}, bias_initializer={bias_code})"
     slope = catalogue_row("leaky_relu").defaults()["negative_slope"]
     extra = [f"keras.layers.LeakyReLU(negative_slope={slope!r})"] if act == "leaky_relu" else []
-    head = f"keras.layers.Dense({classes}, activation='softmax')"
-    imports = "import keras" + ("\nimport initlab.keras" if "initlab.keras" in kernel + bias_code else "")
+    head_init = check_bool("head", head)
+    bias_of = _bias_code(bias)
+
+    def hidden(fan_in):
+        return f"keras.layers.Dense({width}{act_arg}, kernel_initializer={kernel}, bias_initializer={bias_of(fan_in)})"
+
+    head = (f"keras.layers.Dense({classes}, activation='softmax'" +
+            (f", kernel_initializer={kernel}, bias_initializer={bias_of(width if depth else inputs)})" if head_init
+             else ")"))
+    code = [hidden(inputs), hidden(width), head]
+    imports = "import keras" + ("\nimport initlab.keras" if any("initlab.keras" in c for c in code) else "")
     if depth <= 4:
-        body = "".join(f"    {line},\n" for _ in range(depth) for line in (hidden, *extra))
+        body = "".join(f"    {line},\n" for k in range(depth) for line in (hidden(inputs if k == 0 else width), *extra))
         return f"{imports}\n\nmodel = keras.Sequential([\n    keras.Input(({inputs},)),\n{body}    {head},\n])"
-    layers = "".join(f"    model.add({line})\n" for line in (hidden, *extra))
-    return (f"{imports}\n\nmodel = keras.Sequential([keras.Input(({inputs},))])\nfor _ in range({depth}):\n"
-            f"{layers}model.add({head})")
+    # the layers collected in a list, then one Sequential: model.add would rebuild the model at every layer
+    first = ""
+    if hidden(inputs) != hidden(width):  # a bias whose law depends on the layer's fan_in: the first layer apart
+        first, depth = "".join(f"layers.append({line})\n" for line in (hidden(inputs), *extra)), depth - 1
+    body = "".join(f"    layers.append({line})\n" for line in (hidden(width), *extra))
+    return (f"{imports}\n\nlayers = [keras.Input(({inputs},))]\n{first}for _ in range({depth}):\n{body}"
+            f"layers.append({head})\nmodel = keras.Sequential(layers)")
+
+
+def _bias_code(bias: Any):
+    """fan_in → the Keras code of the bias initializer: PyTorch's default bias U(±1/√fan_in) needs the
+    fan_in of its layer's kernel, which a Keras bias initializer does not see (it gets the bias's shape)."""
+    s = registry.get(bias)
+    if s.name == "torch_default" and s.params().get("fan_in") is None:
+        return lambda fan_in: keras_initializer_code({"name": "torch_default", "params": {"fan_in": fan_in}})
+    code = keras_initializer_code(s)
+    return lambda fan_in: code

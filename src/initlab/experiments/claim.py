@@ -29,7 +29,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["Preset", "Source", "FigureSpec", "digits", "train_all", "build", "probe_layers", "chance", "seeds_of",
+__all__ = ["Preset", "Source", "FigureSpec", "KerasSetting", "keras_of",
+           "digits", "train_all", "build", "probe_layers", "chance", "seeds_of",
            "rows_where", "per_seed", "group_by", "geomean", "per_layer_factor", "config", "dataset"]
 
 
@@ -79,6 +80,68 @@ class FigureSpec:
 
 
 @dataclass(frozen=True)
+class KerasSetting:
+    """One network a claim trains or probes, as Keras 3 rebuilds it: an MLP of ``depth`` hidden
+    Dense layers of ``width`` units with ``activation`` on ``inputs`` features and a softmax head over
+    ``classes``, every kernel drawn from ``scheme`` (``scheme_params`` as in a
+    :class:`~initlab.experiments.trainer.TrainConfig`) and every bias as the claim's models start them
+    (:func:`~initlab.experiments.models.bias_scheme`). ``label`` names it as the claim's rows do.
+    ``lsuv``: the keyword arguments (``tol``, ``max_iter``) of the data-dependent LSUV step run on the
+    first ``batch`` training inputs after the model is built (:func:`initlab.keras.lsuv`), or None.
+
+    >>> print(KerasSetting("He", "relu", 1, 32, "he_uniform").lines())
+    import keras
+    <BLANKLINE>
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(32, activation='relu', kernel_initializer='he_uniform', bias_initializer='zeros'),
+        keras.layers.Dense(10, activation='softmax', kernel_initializer='he_uniform', bias_initializer='zeros'),
+    ])
+    """
+
+    label: str
+    activation: str
+    depth: int
+    width: int
+    scheme: str
+    scheme_params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: int = 64
+    classes: int = 10
+    lsuv: Mapping[str, Any] | None = None
+    batch: int = 512
+
+    @property
+    def bias(self) -> str:
+        from .models import bias_scheme
+
+        return bias_scheme(self.scheme)
+
+    def lines(self) -> str:
+        """The Keras lines that build this network (:func:`initlab.adapters.snippets.keras_lines`, the
+        head initialized like the hidden layers), then the LSUV call if any."""
+        from ..adapters.snippets import keras_lines
+
+        code = keras_lines(self.activation, self.depth, self.width, self.scheme, dict(self.scheme_params) or None,
+                           inputs=self.inputs, classes=self.classes, bias=self.bias, head=True)
+        if self.lsuv is not None:
+            kw = ", ".join(f"{k}={v!r}" for k, v in self.lsuv.items())
+            imports, body = code.split("\n\n", 1)
+            if "import initlab.keras" not in imports:
+                imports += "\nimport initlab.keras"
+            code = (f"{imports}\n\n{body}\n# x_train: the training inputs, one row of {self.inputs} features each\n"
+                    f"initlab.keras.lsuv(model, x_train[:{self.batch}], {kw})")
+        return code
+
+
+def keras_of(preset: "Preset", settings: Mapping[str, Any]) -> tuple[list[KerasSetting], str]:
+    """The Keras settings a preset states for the budget ``settings`` it ran, and its note on what they
+    do not cover ("" if none); ``([], "")`` for a preset that states none."""
+    found = list(preset.keras(settings)) if preset.keras is not None else []
+    note = preset.keras_note(settings) if callable(preset.keras_note) else preset.keras_note
+    return found, note
+
+
+@dataclass(frozen=True)
 class Preset:
     """A claim, how it is measured and judged, and its two budgets (see the module docstring)."""
 
@@ -97,6 +160,12 @@ class Preset:
     cost: float = 1.0
     """CPU seconds of the full budget as measured on a 2-core machine: a scheduling hint only (the
     suite starts the longest presets first, so that parallel workers finish together)."""
+    keras: Callable[[Mapping[str, Any]], Sequence[KerasSetting]] | None = None
+    """The networks the claim compares, as :class:`KerasSetting` s computed from a budget's settings
+    (the report shows their Keras lines); None: the claim states no Keras setting."""
+    keras_note: str | Callable[[Mapping[str, Any]], str] = ""
+    """What the Keras settings leave out (a model they do not write, a data-dependent step) and what
+    a Keras user does instead; text or a function of the budget's settings."""
 
     @property
     def doc(self) -> str:

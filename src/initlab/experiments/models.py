@@ -233,10 +233,18 @@ def _construct(fields: dict, input_shape, num_classes: int) -> nn.Module:
 def _initialize(model: nn.Module, init: str | dict, seed: int | None, *, dry_run: bool = False):
     import initlab
 
+    return initlab.initialize(model, scheme=init, bias=bias_scheme(init), seed=seed, dry_run=dry_run)
+
+
+def bias_scheme(init: str | Mapping[str, Any]) -> str:
+    """The scheme of the biases of a model built with ``init``: PyTorch's own init covers biases too
+    (U(±1/√fan_in), ``torch_default``); every other scheme starts biases at zero.
+
+    >>> bias_scheme("torch_default"), bias_scheme({"name": "random_normal", "params": {"std": 0.01}})
+    ('torch_default', 'zeros')
+    """
     name = init if isinstance(init, str) else str(init.get("name", ""))
-    # PyTorch's own init covers biases too; every other scheme starts biases at zero
-    bias = "torch_default" if name.lower() in ("torch_default", "pytorch_default", "default") else "zeros"
-    return initlab.initialize(model, scheme=init, bias=bias, seed=seed, dry_run=dry_run)
+    return "torch_default" if name.lower() in ("torch_default", "pytorch_default", "default") else "zeros"
 
 
 def parameter_count(spec: str | Mapping[str, Any], input_shape, num_classes: int) -> int:

@@ -418,10 +418,19 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, out: str | Path, *, ba
         shapes[name] = (tuple(data.input_shape), data.num_classes)
     _check_models(specs, shapes)
 
+    fresh = not Path(out).exists()
     out = writable_dir(out, "out")
-    # -- engines: the engine connects (a Ray cluster) before the run directory is touched
+    # -- engines: the engine connects (a Ray cluster) before anything is written into the run directory
     job = GroupJob(train_fn, batched_fn, runner.threads(threads))
-    runner.start(job.threads)
+    try:
+        runner.start(job.threads)
+    except BaseException:
+        if fresh:  # a folder created only to check that it is writable is not left behind
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise
     try:
         with _exclusive(out):
             _prepare(out, resolved)

@@ -140,7 +140,29 @@ def _section(result) -> Section:
     tables = [("The deciding numbers (95% t-intervals over the paired seeds)", _checks_table(result)),
               ("The source's figure beside ours", _source_table(result))]
     return Section(result.title, result.explanation, figures, numbers, result.verdict, result.command,
-                   tables=tables, source=result.source.get("shows"))
+                   tables=tables, source=result.source.get("shows"), **_keras_block(result))
+
+
+# -- the Keras lines of each claim's setting --------------------------------------------------------
+KERAS_TITLE = "The same networks in Keras"
+
+
+def _keras_block(result) -> dict:
+    """The Keras lines of every network a claim compares, generated from the settings it ran
+    (:attr:`Preset.keras <initlab.experiments.claim.Preset.keras>`), and its note on what they leave out."""
+    from ..experiments.claim import keras_of
+    from ..experiments.presets import PRESETS
+
+    preset = PRESETS.get(result.name)
+    settings, note = keras_of(preset, result.settings) if preset is not None else ([], "")
+    if settings:
+        intro = (f"The Keras 3 lines that build each network this claim compares, with the settings it ran: every "
+                 f"Dense layer's `kernel_initializer` and `bias_initializer` draw the law initlab drew (the head's "
+                 f"too). They build and initialize the model; the training settings are in `{result.command} --json`.")
+    else:
+        intro = "This claim has no Keras equivalent: it states no Keras MLP setting."
+    return {"code": [(s.label, s.lines()) for s in settings], "code_title": KERAS_TITLE,
+            "code_intro": intro + (f"\n\n{note}" if note else "")}
 
 
 def summary_rows(results: dict) -> list[dict]:

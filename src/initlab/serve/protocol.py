@@ -2,7 +2,7 @@
 
 A page sends JSON text objects with a ``type``:
 
-=================  ===========================================================================
+================== ===========================================================================
 ``runs``           ``{"runs": [config, ...]}``: 1 to :data:`MAX_RUNS` configs
                    (:class:`~initlab.experiments.live.LiveConfig` fields) trained side by side
 ``play``/``pause`` start or stop training every run
@@ -12,7 +12,7 @@ A page sends JSON text objects with a ``type``:
 ``phase``          ``{"run": i, "sigma_w2": x, "sigma_b2": y}``: run i at that point of the phase diagram
 ``code``           ``{"run": i}``: the script that reproduces run i
 ``ping``           answered by ``pong``
-=================  ===========================================================================
+================== ===========================================================================
 
 Nothing in a message names a file, a module or code: every field is a number, a name from a
 fixed list or a registry scheme. A bad message gets ``{"type": "error", "field", "got",

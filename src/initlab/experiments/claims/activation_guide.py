@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..claim import FigureSpec, Preset, Source, chance, config, digits, group_by, rows_where, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, group_by, rows_where, train_all
 from ..verdict import INCONCLUSIVE, Check, no_worse
 
 # per activation: the (depth, optimizer, learning-rate grid) cells where it is judged
@@ -167,6 +167,12 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
     return out
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """Every (activation, depth, scheme) net, as Keras builds it."""
+    return [KerasSetting(f"{act}, depth {depth}, {s}", act, depth, b["width"], s)
+            for act, cells in b["cells"].items() for depth, _, _ in cells for s in _schemes()]
+
+
 PRESET = Preset(
     name="activation-guide", order=60, cost=55,
     title="Which scheme for which activation",
@@ -188,6 +194,7 @@ PRESET = Preset(
                   "He for ReLU/LeakyReLU/GELU, Xavier for tanh/sigmoid, LeCun for SELU",
                   {"sigmoid": "glorot (Xavier)", "tanh": "glorot (Xavier)", "relu, leaky_relu, gelu": "he",
                    "selu": "lecun"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize,
     figures=(FigureSpec("activation-guide", "bars", "Final test accuracy per activation and depth, each scheme at "
                         "its tuned learning rate", "Mean ± sd over paired seeds; dotted: chance.",

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..claim import (FigureSpec, Preset, Source, build, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where, train_all)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where, train_all)
 from ..verdict import at_least, every, greater, within
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -160,6 +160,12 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
     ]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """Per activation, the N(0, std²) net and the reference, as Keras builds them."""
+    return [KerasSetting(f"{act}, {label}", act, b["depth"], b["width"], *_scheme(label, b))
+            for act in ACTIVATIONS for label in (LARGE, REFERENCE[act])]
+
+
 PRESET = Preset(
     name="exploding", order=30, cost=2,
     title="Too-large random weights: explosion (ReLU) and saturation (tanh, sigmoid)",
@@ -176,6 +182,7 @@ PRESET = Preset(
                   "ReLU activations and gradients grow by orders of magnitude and training diverges; tanh and "
                   "sigmoid units saturate and training halts",
                   {"ReLU growth per layer": "√(fan_in·σ²/2) = √32 ≈ 5.66"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("exploding-profile-relu", "profile", "ReLU MLP at initialization: N(0, 1) vs he_normal",
                         "ReLU: activation std (left) and gradient std (right) per layer, measured (solid, mean "

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import (FigureSpec, Preset, Source, build, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where)
 from ..verdict import at_least, at_most, greater
 
 SCHEMES = {"glorot_uniform": "normalized U(±√(6/(fan_in+fan_out)))", "torch_default": "standard U(±1/√fan_in)"}
@@ -128,6 +128,12 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
     ]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The tanh nets under each scheme and the sigmoid net under the standard init, as Keras builds them."""
+    return [*(KerasSetting(f"tanh, {s}", "tanh", b["depth"], b["width"], s) for s in SCHEMES),
+            KerasSetting("sigmoid, torch_default", "sigmoid", b["depth"], b["sigmoid_width"], "torch_default")]
+
+
 PRESET = Preset(
     name="glorot2010", order=50, cost=1,
     title="Normalized initialization keeps gradients flat (Glorot & Bengio 2010)",
@@ -146,6 +152,7 @@ PRESET = Preset(
                   "standard init: back-propagated gradients decay toward the input; normalized: roughly constant "
                   "across layers; sigmoid's top hidden layer saturates to 0 early",
                   {"Shapeset test error, tanh": "27.15%", "Shapeset test error, tanh normalized": "15.60%"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("glorot2010-gradients", "profile", "5 tanh layers at initialization: back-propagated "
                         "gradient std", "Per-layer activation and gradient std: standard U(±1/√fan_in) vs "

@@ -3,7 +3,7 @@ reach it in a few iterations, and make a deep net trainable."""
 
 from __future__ import annotations
 
-from ..claim import FigureSpec, Preset, Source, build, chance, config, digits, per_seed, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, build, chance, config, digits, per_seed, rows_where
 from ..verdict import every, greater, no_worse
 
 BUDGETS = {
@@ -108,6 +108,18 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
                                            f"lecun_normal {mean(lecun):.1f}%"}]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The LSUV net (built, then LSUV on a batch) and the two nets from a formula, as Keras builds them."""
+    return [KerasSetting("lsuv", "relu", b["depth"], b["width"], "orthogonal",
+                         lsuv={"tol": b["tol"], "max_iter": b["max_iter"]}),
+            *(KerasSetting(s, "relu", b["depth"], b["width"], s) for s in ("lecun_normal", "he_normal"))]
+
+
+KERAS_NOTE = ("LSUV is data-dependent: no `kernel_initializer` draws it. In Keras, build the net, then call "
+              "`initlab.keras.lsuv` on a batch of training inputs, as the lines of the LSUV net do: it fills every "
+              "kernel with an orthonormal matrix and rescales them layer by layer to unit output variance.")
+
+
 PRESET = Preset(
     name="lsuv", order=100, cost=8,
     title="LSUV: unit variance layer by layer makes a deep net trainable (Mishkin & Matas 2015)",
@@ -123,6 +135,7 @@ PRESET = Preset(
                   "orthonormal init, then per layer rescale to unit output variance (tolerance 0.1, ≤ 10 "
                   "iterations); very deep thin nets train and match or beat batch-norm-free baselines",
                   {"tolerance": "0.1", "iterations": "≤ 10"}),
+    keras=keras, keras_note=KERAS_NOTE,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("lsuv-training", "lines", "30-layer ReLU MLP on digits: LSUV vs lecun_normal vs he_normal",
                         "Test accuracy per epoch, mean ± sd over paired seeds; dotted: chance.",

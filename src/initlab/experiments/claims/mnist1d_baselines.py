@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import FigureSpec, Preset, Source, config, dataset, per_seed
+from ..claim import FigureSpec, KerasSetting, Preset, Source, config, dataset, per_seed
 from ..verdict import within
 
 PAPER = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94}
 SPECS = {"mlp": "mlp:depth=2,width=100,act=relu,init=torch_default",
          "cnn": "cnn:channels=25,depth=3,stride=2,head=flatten,act=relu,init=torch_default"}
+ARCH = {"logistic": ("mlp", 1, 10), "mlp": ("mlp", 2, 100), "cnn": ("cnn", 3, 25)}
+"""Per model: the trainer's (model kind, depth, width or channels); :func:`_logistic` builds logistic
+regression."""
+INPUTS = 40  # MNIST-1D's sequence length
 BUDGETS = {
     "full": {"epochs": {"logistic": 40, "mlp": 60, "cnn": 30}, "lr": 0.01, "batch_size": 100, "seeds": 5,
              "tolerance": 0.05},
@@ -28,7 +32,7 @@ def _logistic(seed: int, data):
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = nn.Sequential(nn.Flatten(), nn.Linear(40, data.num_classes))
+        model = nn.Sequential(nn.Flatten(), nn.Linear(INPUTS, data.num_classes))
     initlab.initialize(model, "torch_default", bias="torch_default", seed=seed)
     return model
 
@@ -60,7 +64,7 @@ def measure(b: dict, seeds: list[int]) -> list[dict]:
     rows = []
 
     def cfg(model: str, seed: int):
-        kind, depth, width = {"logistic": ("mlp", 1, 10), "mlp": ("mlp", 2, 100), "cnn": ("cnn", 3, 25)}[model]
+        kind, depth, width = ARCH[model]
         return config(dataset="mnist1d", model=kind, depth=depth, width=width, activation="relu",
                       scheme="torch_default", optimizer="adam", lr=b["lr"], momentum=0.9, epochs=b["epochs"][model],
                       batch_size=b["batch_size"], seed=seed)
@@ -96,6 +100,19 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
             for m, p in PAPER.items()]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """Logistic regression and the MLP on MNIST-1D's 40 inputs, PyTorch's init, as Keras builds them."""
+    return [KerasSetting("logistic", "linear", 0, 1, "torch_default", inputs=INPUTS),
+            KerasSetting("mlp", "relu", *ARCH["mlp"][1:], "torch_default", inputs=INPUTS)]
+
+
+KERAS_NOTE = ("The CNN has no Keras lines here (they write MLPs). Its Conv1D and Dense layers draw PyTorch's default "
+              "kernels with `kernel_initializer=initlab.keras.get('torch_default')` (the fans of Keras's layouts); a "
+              "bias initializer sees only the bias's shape, so each layer's PyTorch bias needs its kernel's fan_in: "
+              "`bias_initializer=initlab.keras.get({'name': 'torch_default', 'params': {'fan_in': 3}})` for the first "
+              "convolution (kernel 3, one input channel).")
+
+
 PRESET = Preset(
     name="mnist1d-baselines", order=90, cost=26,
     title="MNIST-1D baselines: logistic ≈ 32 %, MLP ≈ 68 %, CNN ≈ 94 % (Greydanus 2020)",
@@ -112,6 +129,7 @@ PRESET = Preset(
     source=Source("Greydanus 2020, \"Scaling down deep learning\" (MNIST-1D), baseline table",
                   "test accuracy after 6000 steps: logistic regression 32 %, MLP 68 %, CNN 94 %, GRU 91 %",
                   {"logistic": "32%", "mlp": "68%", "cnn": "94%"}),
+    keras=keras, keras_note=KERAS_NOTE,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("mnist1d-baselines", "lines", "MNIST-1D: test accuracy during training",
                         "Test accuracy per epoch, mean ± sd over paired seeds; dotted: the paper's accuracy.",

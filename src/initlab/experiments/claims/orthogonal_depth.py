@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..claim import FigureSpec, Preset, Source, config, digits, geomean, group_by, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, config, digits, geomean, group_by, train_all
 from ..verdict import at_least, at_most, greater
 
 SCHEMES = ("lecun_normal", "orthogonal")
@@ -113,6 +113,11 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
     return out
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The deep linear net at every depth under each scheme, as Keras builds it."""
+    return [KerasSetting(f"depth {d}, {s}", "linear", d, b["width"], s) for d in b["depths"] for s in SCHEMES]
+
+
 PRESET = Preset(
     name="orthogonal-depth", order=70, cost=18,
     title="Orthogonal weights make depth cheap (Saxe et al. 2013)",
@@ -128,6 +133,7 @@ PRESET = Preset(
                   "deep linear neural networks\", Fig. 6",
                   "with orthogonal initial weights the learning time is independent of depth; with scaled random "
                   "Gaussian weights it grows with depth", {"orthogonal": "depth-independent"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize,
     figures=(FigureSpec("orthogonal-depth", "lines", "Deep linear networks: training time against depth",
                         "Training steps to reach the loss threshold at each depth's best learning rate, mean ± sd "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..claim import FigureSpec, Preset, Source, build, config, digits, per_seed, probe_layers, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, build, config, digits, per_seed, probe_layers, rows_where
 from ..verdict import greater, within
 
 SCHEMES = ("lecun_normal", "he_normal")
@@ -90,6 +90,11 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
     return out
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The deep SELU net under each scheme, as Keras builds it."""
+    return [KerasSetting(s, "selu", b["depth"], b["width"], s) for s in SCHEMES]
+
+
 PRESET = Preset(
     name="selu", order=80, cost=3,
     title="SELU with LeCun weights normalizes itself (Klambauer et al. 2017)",
@@ -104,6 +109,7 @@ PRESET = Preset(
     source=Source("Klambauer, Unterthiner, Mayr & Hochreiter 2017, \"Self-normalizing neural networks\", "
                   "Theorem 1", "SELU (λ ≈ 1.0507, α ≈ 1.6733) with Σw = 0, Σw² = 1 has the stable, attracting "
                   "fixed point (μ, ν) = (0, 1)", {"mean": "0", "variance": "1"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize,
     figures=(FigureSpec("selu-variance", "lines", "Variance of SELU activations through 64 layers",
                         "Variance of each layer's activations at initialization, mean ± sd over seeds.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..claim import FigureSpec, Preset, Source, chance, config, digits, per_seed, probe_layers, rows_where
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, per_seed, probe_layers, rows_where
 from ..verdict import at_most, every, greater
 
 BUDGETS = {
@@ -103,6 +103,11 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
     ]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The three ReLU nets, as Keras builds them."""
+    return [KerasSetting(label, "relu", b["depth"], b["width"], scheme, params) for label, scheme, params in _schemes(b)]
+
+
 PRESET = Preset(
     name="symmetry", order=10, cost=3,
     title="Zero and constant weights never break symmetry",
@@ -117,6 +122,7 @@ PRESET = Preset(
     source=Source("The symmetry argument of initialization tutorials (CLAIMS 1–2)",
                   "all units of a layer stay identical forever; with zeros only the last bias learns",
                   {"distinct units per hidden layer": "1", "zeros: test accuracy": "chance"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("symmetry-distinct-units", "lines", "Distinct units per hidden layer during training "
                         "(ReLU MLP on digits)", "Distinct units per hidden layer after each epoch, mean over seeds; "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..claim import (FigureSpec, Preset, Source, build, chance, config, digits, geomean, group_by, per_layer_factor,
-                     per_seed, probe_layers, rows_where, train_all)
+from ..claim import (FigureSpec, KerasSetting, Preset, Source, build, chance, config, digits, geomean, group_by,
+                     per_layer_factor, per_seed, probe_layers, rows_where, train_all)
 from ..verdict import at_most, within
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
@@ -91,6 +91,11 @@ def compare(rows: list[dict], b: dict) -> list[dict]:
     return out
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """One net per activation, N(0, std²) weights, as Keras builds it."""
+    return [KerasSetting(act, act, b["depth"], b["width"], "random_normal", {"std": b["std"]}) for act in ACTIVATIONS]
+
+
 PRESET = Preset(
     name="vanishing", order=20, cost=2,
     title="Too-small random weights: signals and gradients vanish",
@@ -107,6 +112,7 @@ PRESET = Preset(
                   "each layer multiplies the signal's variance by fan_in·σ² (·½ for ReLU; sigmoid's slope ≤ ¼), so "
                   "gradients vanish toward the input and early layers stop learning",
                   {"variance factor per layer": "fan_in·σ² = 0.0064 here"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare,
     figures=(FigureSpec("vanishing-profile", "profile", "10-layer MLPs with N(0, 0.01²) weights at initialization "
                         "(digits)", "Per hidden layer: activation std (left) and back-propagated gradient std "

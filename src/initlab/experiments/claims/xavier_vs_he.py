@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..claim import FigureSpec, Preset, Source, chance, config, digits, per_seed, rows_where, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, chance, config, digits, per_seed, rows_where, train_all
 from ..verdict import at_most, greater
 
 SCHEMES = ("he_normal", "lecun_normal")
@@ -77,6 +77,11 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
             for rs in [rows_where(rows, scheme=s, seed=sd)]]
 
 
+def keras(b: dict) -> list[KerasSetting]:
+    """The deep ReLU net under each scheme, as Keras builds it."""
+    return [KerasSetting(s, "relu", b["depth"], b["width"], s) for s in SCHEMES]
+
+
 PRESET = Preset(
     name="xavier-vs-he", order=40, cost=13,
     title="He vs \"Xavier\" in a 30-layer ReLU network (He et al. 2015)",
@@ -91,6 +96,7 @@ PRESET = Preset(
                   "with N(0, 2/fan_in) the 30-layer network converges; with \"Xavier\" (Var = 1/fan_in) it does "
                   "not learn at all. At 22 layers both converge, He earlier.",
                   {"30 layers, Xavier": "stalls", "30 layers, He": "converges"}),
+    keras=keras,
     budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize,
     figures=(FigureSpec("xavier-vs-he-curves", "lines", "30-layer ReLU MLP on digits: he_normal vs lecun_normal "
                         "(Var = 1/fan_in)", "Test accuracy per epoch, mean ± sd over paired seeds; dotted: chance.",
