@@ -313,7 +313,8 @@ def coord_seed_figures(rows: Sequence[Mapping], tolerance: float = 0.25) -> dict
 
 
 def judge(rows: Sequence[Mapping], settings: Mapping | None = None) -> list:
-    """Criteria of the claim (:mod:`initlab.experiments.verdict` checks over the paired seeds).
+    """Criteria of the claim, each judged over the paired seeds by a 95 % Student-t interval
+    (checks of :mod:`initlab.experiments.verdict`).
 
     Coordinate check (rows with ``part == "coord"``, when present), per seed from that seed's fitted
     slopes: μP's largest departure from width-independence ≤ ``slope_tolerance`` (0.25); SP's output

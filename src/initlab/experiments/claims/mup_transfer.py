@@ -82,6 +82,13 @@ def _transfer_figure(task: str, title: str) -> FigureSpec:
                       panels="parametrization", xlabel="log2 learning rate", ylabel="held-out loss")
 
 
+KERAS_NOTE = ("μP is not a kernel initializer: it also scales each layer's learning rate with the width (Adam: the "
+              "hidden and readout layers' × base width / width), which Keras sets on the optimizer, not on a layer, "
+              "and initlab's `parametrize` plans it for PyTorch modules. The SP MLP draws std √(2/fan_in) for its ReLU "
+              "layers, √(2/(fan_in + fan_out)) for its readout and zero biases; the character-level transformer is "
+              "not an MLP.")
+
+
 PRESET = Preset(
     name="mup-transfer", order=110, cost=80,
     title="μP: the best learning rate transfers across widths (Tensor Programs V)",
@@ -102,7 +109,7 @@ PRESET = Preset(
         "on the Python standard library's own source. The best rate of each width is read between grid points "
         "(a parabola through the best point and its neighbours), and its move is the fitted trend over the whole "
         "width range, in ×2 steps, once per seed."),
-    source=SOURCE, budgets=T.BUDGETS, measure=T.measure, judge=T.judge, compare=compare, summarize=summarize,
+    source=SOURCE, keras=None, keras_note=KERAS_NOTE, budgets=T.BUDGETS, measure=T.measure, judge=T.judge, compare=compare, summarize=summarize,
     figures=(
         FigureSpec("mup-coord-check", "lines", "Coordinate check: mean |x| per layer against width, after 3 Adam steps",
                    "The mean absolute coordinate of each layer's output (and the model's output) after the last "
