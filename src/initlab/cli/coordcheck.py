@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import InitlabError, fail, suggest
+from ._user_code import run_file
 
 __all__ = ["coordcheck_cmd"]
 
@@ -25,12 +25,7 @@ def _from_file(spec: str):
     path, attr = Path(match["path"]), match["attr"]
     if not path.is_file():
         raise fail("MODEL", str(path), "an existing Python file, as path/to/file.py:factory")
-    mod_spec = importlib.util.spec_from_file_location(f"initlab_coordcheck_{path.stem}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    try:
-        mod_spec.loader.exec_module(module)
-    except Exception as exc:
-        raise InitlabError(f"MODEL: running {str(path)!r} raised {type(exc).__name__}: {exc}") from None
+    module = run_file(path, f"initlab_coordcheck_{path.stem}")
     factory = getattr(module, attr, None)
     names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
     if not callable(factory):
@@ -99,9 +94,18 @@ def coordcheck_cmd(model, more_widths, widths, steps, parametrizations, optimize
             task = get_task(model)
             factory = task.model_fn
             data = task.batch("train", batch_size, seed=0)
-        result = coord_check(factory, list(widths), data, parametrization=tuple(parametrizations), base=base,
-                             steps=steps, optimizer=optimizer, lr=lr, seeds=tuple(range(seeds)),
-                             **(options if all(p.lower() in ("mup", "μp") for p in parametrizations) else {}))
+        try:
+            result = coord_check(factory, list(widths), data, parametrization=tuple(parametrizations), base=base,
+                                 steps=steps, optimizer=optimizer, lr=lr, seeds=tuple(range(seeds)),
+                                 **(options if all(p.lower() in ("mup", "μp") for p in parametrizations) else {}))
+        except (InitlabError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the user's model failed on the batch: their code, named in one line
+            if not _FILE.match(model):
+                raise
+            raise fail("MODEL", model, "a factory whose model takes the batch (define batch() in the file to "
+                       f"give (x, y) of the right shape); its model raised {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
         verdict = result.verdict(tolerance=tolerance)
         if plot_path:
             result.plot(plot_path)

@@ -7,7 +7,6 @@ The output leads with the findings and the fix, then a compact table of the weig
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import InitlabError, suggest
+from ..errors import InitlabError, fail, suggest
+from ..experiments.files import atomic_write, writable_dir
+from ._user_code import run_file
 
 __all__ = ["doctor_cmd", "load_factory", "weight_table", "all_layers_table"]
 
@@ -37,17 +38,7 @@ def load_factory(spec: str):
     if not path.is_file():
         raise InitlabError(f"MODEL: got file {str(path)!r}, which does not exist; allowed: an existing Python file, "
                            "as path/to/file.py:factory")
-    mod_spec = importlib.util.spec_from_file_location(f"initlab_doctor_{path.stem}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    try:
-        mod_spec.loader.exec_module(module)
-    except SystemExit as exc:
-        raise InitlabError(f"MODEL: got {str(path)!r}, which called sys.exit({exc.code!r}) when run; allowed: a file "
-                           "that defines the factory without exiting (guard script code with "
-                           "`if __name__ == \"__main__\":`)") from None
-    except Exception as exc:
-        raise InitlabError(f"MODEL: got {str(path)!r}, which raised {type(exc).__name__}: {exc} when run; allowed: "
-                           "a file that runs without error") from exc
+    module = run_file(path, f"initlab_doctor_{path.stem}")
     names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
              and getattr(v, "__module__", None) == module.__name__]
     factory = getattr(module, attr, None)
@@ -90,6 +81,8 @@ def _batch(data: str, input_shape, batch_size: int, seed: int):
     or of N(0, 1) noise, and class targets for digits."""
     import torch
 
+    from ..experiments.models import available_memory
+
     if data == "digits":
         from ..experiments.datasets import load
 
@@ -99,6 +92,10 @@ def _batch(data: str, input_shape, batch_size: int, seed: int):
                                f"{','.join(map(str, ds.input_shape))} (the digits' shape) or --data random")
         idx = torch.randperm(len(ds.y_train), generator=torch.Generator().manual_seed(seed))[:batch_size]
         return ds.x_train[idx], ds.y_train[idx], tuple(ds.input_shape), ds.num_classes
+    need, have = 4 * batch_size * math.prod(input_shape), available_memory()
+    if have is not None and need > have:
+        raise fail("--batch-size", batch_size, f"a batch that fits in the {have / 2**30:.3g} GiB of memory available "
+                   f"(this one needs {need / 2**30:.3g} GiB in fp32 for the inputs alone)")
     g = torch.Generator().manual_seed(seed)
     return torch.randn((batch_size, *input_shape), generator=g), None, tuple(input_shape), 10
 
@@ -227,27 +224,6 @@ def _print_text(console, result, info: dict, all_layers: bool) -> None:
         console.print(weight_table(before, result.after))
 
 
-def _write_atomic(path: Path, data: bytes, what: str) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``: a failure leaves
-    neither a truncated file nor the temporary one."""
-    import os
-    import tempfile
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a writable file path ({exc.strerror or exc})") \
-            from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _check_writable(path: Path, what: str) -> None:
     parent = path.parent if path.parent != Path("") else Path(".")
     if path.exists() and path.is_dir():
@@ -305,6 +281,8 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
         shape = _parse_shape(input_shape)
         if plot_path is not None:
             _check_writable(Path(plot_path), "--plot")
+        if report_dir is not None:
+            writable_dir(report_dir, "--report")
         from_file = _FILE_SPEC.match(model) is not None or model.endswith(".py")
         if from_file:
             net = load_factory(model)
@@ -320,14 +298,22 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
             x, y, shape, num_classes = _batch(data, shape if data == "digits" else (shape or (1, 8, 8)),
                                               batch_size, seed)
             net = build_model(model, shape, num_classes, seed=seed)
-        result = initlab.doctor(net, x, y, fix=fix, seed=seed)
+        try:
+            result = initlab.doctor(net, x, y, fix=fix, seed=seed)
+        except (InitlabError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the user's model failed on the batch: their code, named in one line
+            if not from_file:
+                raise
+            raise fail("MODEL", model, "a model that runs forward and backward on the batch; it raised "
+                       f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         info = {"model": model, "data": data, "input_shape": list(shape), "batch_size": int(x.shape[0]),
                 "seed": seed}
         written = []
         if plot_path is not None:
             from ..report.diagnosis import profile_png
 
-            _write_atomic(Path(plot_path), profile_png(result, model), "--plot")
+            atomic_write(plot_path, profile_png(result, model), arg="--plot")
             written.append(f"plot: {Path(plot_path).resolve()}")
         report_path = None
         if report_dir is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import torch
 from torch import Tensor, nn
 
 from ..activations import SELU_ALPHA, SELU_SCALE, ActivationRow, find_row
@@ -203,6 +204,12 @@ def check_layer_input(name: str, m: nn.Module, args: tuple, model_input_shape: t
     got = tuple(x.shape)
     head = (f"inputs: got a tensor of shape {got}, dtype {x.dtype} at layer {name!r} ({type(m).__name__}) from a "
             f"batch of shape {model_input_shape}; allowed: ")
+    w = getattr(m, "weight", None)
+    stock = type(m).forward in (nn.Linear.forward, nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward)
+    if stock and isinstance(w, Tensor) and not isinstance(
+            w, nn.parameter.UninitializedParameter) and x.dtype != w.dtype and not x.is_complex() and not (
+            x.is_floating_point() and torch.is_autocast_enabled(x.device.type)):
+        raise InitlabError(f"{head}a tensor of the layer's dtype there, {w.dtype} (cast the batch or the model)")
     if isinstance(m, nn.Linear):
         if x.dim() == 0 or x.shape[-1] != m.in_features:
             raise InitlabError(f"{head}a last dimension of {m.in_features} there (its in_features)")

@@ -175,6 +175,8 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
                 raise InitlabError(f"model spec: got item {item!r} in {spec!r}; allowed: key=value items")
+            if key.strip().lower() in fields:
+                raise fail("model spec", spec, f"each field once ({key.strip()!r} is given twice)")
             fields[key.strip().lower()] = value
         kind_raw: Any = kind_text.strip()
     elif isinstance(spec, Mapping):
@@ -191,8 +193,12 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
         out["width"] = 128
     else:
         out.update(channels=16, stride=1, head="pool")
+    seen: set[str] = set()
     for key, raw in fields.items():
         key = _ALIASES.get(key, key)
+        if key in seen:  # a field and its alias (act and activation)
+            raise fail(f"{kind} spec", spec, f"each field once ({key!r} is given twice, under two spellings)")
+        seen.add(key)
         if key not in _KEYS[kind]:
             raise InitlabError(f"{kind} spec: got unknown field {key!r}; allowed: {', '.join(_KEYS[kind])}"
                                f"{suggest(key, _KEYS[kind])}")

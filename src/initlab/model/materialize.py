@@ -77,7 +77,7 @@ from torch.autograd.graph import increment_version
 
 from ..distributed import check_model as check_sharded
 from ..distributed import is_dtensor
-from ..errors import InitlabError
+from ..errors import InitlabError, fail
 from ..schemes.engine import derive_seed
 from .apply import check_writable, execute, warn_guessed
 from .plan import KEEP, plan
@@ -200,6 +200,10 @@ def _check_device(device) -> torch.device:
         raise InitlabError(f"device: got {device!r}; allowed: a torch device such as 'cpu' or 'cuda:0'") from None
     if dev.type == "meta":
         raise InitlabError("device: got 'meta'; allowed: a device with memory ('cpu', 'cuda', ...)")
+    try:
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as exc:  # a device this build of torch or this machine lacks
+        raise fail("device", device, f"a device this machine has ({str(exc).splitlines()[0]})") from None
     return dev
 
 

@@ -160,7 +160,7 @@ class Structure:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise KeyError(f"no layer {name!r}{suggest(name, [layer.name for layer in self.layers])}")
+        raise KeyError(f"name: got {name!r}; allowed: a layer of the model{suggest(name, [la.name for la in self.layers])}")
 
     def role(self, param: str) -> str:
         return self.params[param].role

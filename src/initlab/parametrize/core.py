@@ -23,7 +23,8 @@ from typing import Any, Mapping
 import torch
 import torch.nn as nn
 
-from ..errors import InitlabError, check_bool, check_choice, check_exclusive, check_positive, fail, suggest
+from ..errors import (InitlabError, check_bool, check_choice, check_exclusive, check_int, check_positive, fail,
+                      suggest)
 from ..model.plan import InitPlan, plan as init_plan
 from ..model.structure import ParamInfo, Structure, find_structure
 from ..schemes.initializers import Constant, RandomNormal, RandomUniform, TruncatedNormal, Zeros
@@ -483,8 +484,7 @@ def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, de
     p = get_parametrization(parametrization, **options)
     check_exclusive(seed=seed, generator=generator)
     check_bool("dry_run", dry_run)
-    if heads is not None and (isinstance(heads, bool) or not isinstance(heads, int) or heads < 1):
-        raise fail("heads", heads, "an integer >= 1")
+    heads = None if heads is None else check_int("heads", heads, minimum=1)
     structure = find_structure(model, roles)
     _check_tied(model, structure, p)
     dims = None

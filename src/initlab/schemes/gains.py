@@ -27,15 +27,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..activations import CATALOGUE
 from ..errors import InitlabError, check_finite, fail, suggest
 from ..quadrature import cut_rule, gauss_rule
 
 __all__ = ["calculate_gain", "moment_gain", "gaussian_expectation", "activation_fn", "GAIN_TABLE", "ACTIVATIONS"]
 
-_ONE = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-        "conv_transpose3d", "sigmoid")
-GAIN_TABLE = {**{k: 1.0 for k in _ONE}, "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 0.75}
-"""The fixed entries of the table (leaky_relu depends on its slope)."""
+_LAYERS = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d")
+GAIN_TABLE = {**{k: 1.0 for k in _LAYERS}, **{row.name: row.gain for row in CATALOGUE if row.gain is not None}}
+"""The fixed entries of the table: 1 for the layers, the activations' from the catalogue's ``gain`` column
+(leaky_relu depends on its slope)."""
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -228,7 +228,7 @@ class VarianceScaling(Initializer):
         object.__setattr__(self, "distribution_", distribution)
         object.__setattr__(self, "input_axes", _axes("input_axes", input_axes))
         object.__setattr__(self, "output_axes", _axes("output_axes", output_axes))
-        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "seed", None if seed is None else check_int("seed", seed))
 
     def params(self) -> dict:
         p = {"scale": self.scale, "mode": self.mode, "distribution": self.distribution_}

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InitlabError, check_type, fail, suggest
+from ..errors import InitlabError, check_int, check_type, fail, suggest
 from . import engine
 from ._normal import normal_cdf, normal_pdf, truncnorm_moments
 from .fans import Fans, check_shape, compute_fans
@@ -208,7 +208,7 @@ class Initializer:
         if unknown:  # the form of errors.fail, with several values
             raise InitlabError(f"{cls.name}: got unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: "
                                f"{', '.join(allowed) or 'none'}{suggest(str(unknown[0]), allowed) if allowed else ''}")
-        return cls(**params, seed=seed)
+        return cls(**params, seed=None if seed is None else check_int("seed", seed))
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Initializer":

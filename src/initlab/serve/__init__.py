@@ -8,11 +8,12 @@ Every number the page shows comes from :mod:`initlab.experiments.live`.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
 
-from ..errors import InitlabError, check_int, require_extra
+from ..errors import InitlabError, check_int, fail, require_extra
 
 __all__ = ["create_app", "Server", "DEFAULT_PORT", "LOOPBACK"]
 
@@ -67,6 +68,9 @@ class Server:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
+            if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):  # the host, not the port
+                raise fail("host", self.host, f"an address of this machine, such as 127.0.0.1 ({exc.strerror})") \
+                    from None
             raise InitlabError(f"port: got {self.port} on {self.host} ({exc.strerror}); allowed: a free port "
                                "(--port 0 picks one)") from None
         self.port = sock.getsockname()[1]
