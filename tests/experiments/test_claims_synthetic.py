@@ -176,6 +176,39 @@ def lsuv_rows(final_var=1.002, iterations=1, lsuv=0.45, lecun=0.10, he=0.45):
     return rows
 
 
+# --- mup-transfer (width: μP) ---------------------------------------------------------------------------
+def mup_rows(mup_slope=0.0, sp_growth=1.6, moves=None, rise=None):
+    """Coordinate check: μP's hidden scale changes like width^mup_slope, SP's output like width^sp_growth
+    after a step. lr sweeps: loss = base(width) + 0.05 (log2 lr − optimum)², optimum −5 − move·log2(w/base)/3
+    (``moves[(task, p)]`` steps over the 8× range), base falls 3 %/doubling unless ``rise[task]`` makes μP's
+    widest model worse."""
+    moves = {("mlp", "mup"): 0.0, ("mlp", "sp"): -3.0, ("lm", "mup"): 0.0, ("lm", "sp"): -3.0, **(moves or {})}
+    rise = rise or {}
+    rows = []
+    for s in SEEDS:
+        for p in ("sp", "mup"):
+            for w in (64, 128, 256, 512):
+                for t in (0, 1, 2, 3):
+                    k = math.log2(w / 64)
+                    hid = 2.0 ** (k * (mup_slope if p == "mup" else 0.0)) * (1 + jitter(s, 0.02))
+                    out = 2.0 ** (k * (sp_growth if p == "sp" and t else -0.3 if p == "mup" else 0.0))
+                    for layer, role, v in (("0", "input", 1.0), ("2", "hidden", hid), ("4", "readout", out),
+                                           ("output", "output", out)):
+                        rows.append({"part": "coord", "parametrization": p, "width": w, "seed": s, "t": t,
+                                     "layer": layer, "role": role, "l1": v * (1 + jitter(s, 0.01)), "final": t == 3})
+        for task, base in (("mlp", 32), ("lm", 8)):
+            for p in ("sp", "mup"):
+                for w in (base, 2 * base, 4 * base, 8 * base):
+                    k = math.log2(w / base)
+                    opt = -5 + moves[(task, p)] * k / 3 + jitter(s, 0.1)
+                    level = 1.0 - 0.03 * k + (rise.get(task, 0.0) if p == "mup" and w == 8 * base else 0.0)
+                    for a in range(-10, 0):
+                        rows.append({"part": "transfer", "task": task, "parametrization": p, "width": w,
+                                     "log2_lr": a, "lr": 2.0 ** a, "seed": s, "loss": level + 0.05 * (a - opt) ** 2,
+                                     "diverged": False})
+    return rows
+
+
 # (preset, rows that reproduce the claim, [(what is wrong, rows, index of the check that must fail)])
 CASES = {
     "symmetry": (symmetry_rows(), [
@@ -229,6 +262,15 @@ CASES = {
         ("a layer needs 11 rescalings", lsuv_rows(iterations=11), 1),
         ("LSUV does not train either", lsuv_rows(lsuv=0.12), 2),
         ("He is far better than LSUV", lsuv_rows(lsuv=0.35, he=0.60), 3)]),
+    "mup-transfer": (mup_rows(), [
+        ("μP's hidden scale grows with width", mup_rows(mup_slope=0.5), 0),
+        ("SP's output does not grow", mup_rows(sp_growth=0.1), 1),
+        ("μP's best rate moves on the MLP", mup_rows(moves={("mlp", "mup"): -2.5}), 2),
+        ("SP's best rate stays on the MLP", mup_rows(moves={("mlp", "sp"): -0.5}), 3),
+        ("wider is worse under μP on the MLP", mup_rows(rise={"mlp": 0.2}), 4),
+        ("μP's best rate moves on the LM", mup_rows(moves={("lm", "mup"): 2.5}), 5),
+        ("SP's best rate stays on the LM", mup_rows(moves={("lm", "sp"): 0.0}), 6),
+        ("wider is worse under μP on the LM", mup_rows(rise={"lm": 0.2}), 7)]),
 }
 
 

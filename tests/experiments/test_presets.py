@@ -26,6 +26,11 @@ SMOKE = {
     "selu": {"depth": 8, "width": 32, "seeds": 2, "last": 4},
     "mnist1d-baselines": {"epochs": {"logistic": 1, "mlp": 1, "cnn": 1}, "seeds": 2},
     "lsuv": {"depth": 4, "width": 16, "epochs": 1, "seeds": 2},
+    "mup-transfer": {"seeds": 2, "coord": {"task": "mlp:depth=1", "widths": (16, 32), "steps": 1, "lr": 1e-2},
+                     "tasks": {"mlp": {"task": "mlp:depth=1", "widths": (16, 128), "log2_lrs": (-8, -7, -6),
+                                       "steps": 5, "batch_size": 16},
+                               "lm": {"task": "lm:depth=1,heads=2,context=8", "widths": (8, 64),
+                                      "log2_lrs": (-8, -7, -6), "steps": 3, "batch_size": 4}}},
     # -- depth (their synthetic cases: tests/depth/test_depth_claims.py) --
     "deep-residual": {"blocks": 3, "width": 8, "epochs": 1, "batch_size": 256, "seeds": 2},
     "residual-stream": {"blocks": (1, 2), "width": 16, "fit_from": 1, "seeds": 2},

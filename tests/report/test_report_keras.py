@@ -98,7 +98,7 @@ def test_each_claim_shows_the_keras_lines_of_the_settings_it_ran(report):
     sections, parser = _sections(results, text)
     assert parser.open_details == 0  # collapsed
     for name, r in results.items():
-        if name == "bare" or PRESETS[name].keras is None:  # a claim on networks Keras lines do not build
+        if name == "bare" or PRESETS[name].keras is None:  # a claim with no Keras MLP (mup-transfer) says so
             continue
         want, note = keras_of(PRESETS[name], r.settings)
         got = sections[name]
@@ -114,6 +114,15 @@ def test_each_claim_shows_the_keras_lines_of_the_settings_it_ran(report):
     assert text.count("<script>") == 1 and "navigator.clipboard.writeText" in text
 
 
+def _with_keras():
+    from initlab.experiments.presets import PRESETS
+
+    return {name for name, p in PRESETS.items() if p.keras is not None}
+
+
+PRESETS_WITH_KERAS = _with_keras()
+
+
 def test_a_claim_without_a_keras_setting_says_so(report):
     results, text = report
     sections, _ = _sections(results, text)
@@ -123,11 +132,15 @@ def test_a_claim_without_a_keras_setting_says_so(report):
     block = text[text.index(f"<section id='{slug(results['bare'].title)}'>"):]
     block = block[:block.index("</section>")]
     assert "This claim has no Keras equivalent" in block
-    from initlab.experiments.presets import PRESETS
-
     assert all("This claim has no Keras equivalent" not in
                text[text.index(f"<section id='{slug(r.title)}'>"):].split("</section>")[0]
-               for name, r in results.items() if name != "bare" and PRESETS[name].keras is not None)
+               for name, r in results.items() if name != "bare" and r.name in PRESETS_WITH_KERAS)
+    # a real claim without Keras lines (mup-transfer: μP sets per-layer learning rates) says so, with its note
+    from initlab.experiments.presets import PRESETS
+
+    for name in set(results) - PRESETS_WITH_KERAS - {"bare"}:
+        block = text[text.index(f"<section id='{slug(results[name].title)}'>"):].split("</section>")[0]
+        assert "This claim has no Keras equivalent" in block and PRESETS[name].keras_note[:30] in block, name
 
 
 def test_code_is_escaped():

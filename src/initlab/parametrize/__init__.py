@@ -11,9 +11,9 @@ learning rates.
   u-μP) and the transform between forms.
 * :func:`coord_check` — the coordinate check (``mean |x|`` per layer against width, at initialization and
   after the first steps) and its verdict from fitted slopes.
-* :mod:`~initlab.parametrize.transfer` — learning-rate transfer across widths, SP against μP.
-* :func:`width_section` — the data (tidy rows, verdicts, the paper's statements, figure functions) of a
-  report's μP section.
+* :mod:`~initlab.parametrize.transfer` — learning-rate transfer across widths, SP against μP: the
+  measurement and the criteria of the ``mup-transfer`` preset (``initlab experiment mup-transfer``),
+  whose section in ``initlab demo`` shows the coordinate check and the transfer curves.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ _EXPORTS = {
     "remove": "hooks",
     "coord_check": "coord_check", "CoordCheckResult": "coord_check", "coord_check_verdict": "coord_check",
     "fit_slopes": "coord_check",
-    "lr_transfer": "transfer", "TransferResult": "transfer", "transfer_verdict": "transfer", "run_transfer": "transfer",
-    "width_section": "section", "WidthSection": "section",
+    "lr_transfer": "transfer", "TransferResult": "transfer", "transfer_verdict": "transfer",
     "DepthMuP": "depth", "CompleteP": "depth",
 }
 

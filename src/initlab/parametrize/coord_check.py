@@ -41,7 +41,7 @@ from ..errors import InitlabError, check_choice, check_int, check_number, check_
 from .core import get_parametrization, parametrize
 from .rules import OPTIMIZERS
 
-__all__ = ["coord_check", "CoordCheckResult", "fit_slopes", "coord_check_verdict", "OUTPUT", "DEFAULT_LR"]
+__all__ = ["coord_check", "CoordCheckResult", "fit_slopes", "coord_check_verdict", "stability", "OUTPUT", "DEFAULT_LR"]
 
 OUTPUT = "output"
 """The layer name under which the model's own output is recorded."""
@@ -140,6 +140,34 @@ def fit_slopes(mean_rows: Sequence[dict]) -> list[dict]:
     return sorted(out, key=lambda r: (r["parametrization"], r["t"], r["layer"]))
 
 
+def stability(slopes: Sequence[dict], tolerance: float = 0.25) -> dict:
+    """The figures a verdict reads from one parametrization's fitted slopes (:func:`fit_slopes`).
+
+    ``excess``: the largest departure from width-independence over every layer and ``t`` — ``|slope|``
+    for a hidden layer; for the readout and the model's output the distance of the slope from
+    [−1/2, 0] (the transient of a 1/fan_in readout may shrink like width^−½, never grow); ``inf`` for a
+    slope that could not be fitted. ``stable``: ``excess ≤ tolerance``; ``worst_layer``, ``worst_t``,
+    ``worst_slope``: where it is largest; ``output_growth``: the largest slope of the output (the
+    model's own output, else the readout) over ``t ≥ 1``.
+    """
+    worst, worst_row = 0.0, None
+    for r in slopes:
+        s = r["slope"]
+        if math.isnan(s):
+            excess = math.inf
+        elif r["role"] in _SHRINK_ROLES or r["layer"] == OUTPUT:
+            excess = max(-0.5 - s, s, 0.0)
+        else:
+            excess = abs(s)
+        if excess > worst or worst_row is None:
+            worst, worst_row = excess, r
+    outs = [r for r in slopes if r["t"] >= 1 and r["layer"] == OUTPUT] or \
+        [r for r in slopes if r["t"] >= 1 and r["role"] == "readout"]
+    out_growth = max((r["slope"] for r in outs if not math.isnan(r["slope"])), default=math.nan)
+    return {"stable": worst <= tolerance, "excess": worst, "worst_layer": worst_row["layer"],
+            "worst_t": worst_row["t"], "worst_slope": worst_row["slope"], "output_growth": out_growth}
+
+
 def coord_check_verdict(slopes: Sequence[dict], tolerance: float = 0.25, growth: float = 0.5) -> dict:
     """Judge fitted slopes (from :func:`fit_slopes`) per parametrization.
 
@@ -162,23 +190,9 @@ def coord_check_verdict(slopes: Sequence[dict], tolerance: float = 0.25, growth:
         raise fail("slopes", [], "fitted slopes of at least one parametrization")
     summary, checks = {}, []
     for p, rows in by_p.items():
-        worst, worst_row = 0.0, None
-        for r in rows:
-            s = r["slope"]
-            if math.isnan(s):
-                excess = math.inf
-            elif r["role"] in _SHRINK_ROLES or r["layer"] == OUTPUT:
-                excess = max(-0.5 - s, s, 0.0)
-            else:
-                excess = abs(s)
-            if excess > worst or worst_row is None:
-                worst, worst_row = excess, r
-        outs = [r for r in rows if r["t"] >= 1 and r["layer"] == OUTPUT] or \
-            [r for r in rows if r["t"] >= 1 and r["role"] == "readout"]
-        out_growth = max((r["slope"] for r in outs if not math.isnan(r["slope"])), default=math.nan)
-        stable = worst <= tolerance
-        summary[p] = {"stable": stable, "worst_layer": worst_row["layer"], "worst_t": worst_row["t"],
-                      "worst_slope": worst_row["slope"], "output_growth": out_growth}
+        summary[p] = stability(rows, tolerance)
+        worst_row = {"layer": summary[p]["worst_layer"], "t": summary[p]["worst_t"], "slope": summary[p]["worst_slope"]}
+        stable, out_growth = summary[p]["stable"], summary[p]["output_growth"]
         kind = get_parametrization(p).name if p in ("sp", "mup", "umup") else p
         if kind in ("mup", "umup"):
             checks.append({"criterion": f"{p}: every layer's scale is width-independent (|slope| <= {tolerance:g}; "

@@ -7,59 +7,69 @@ width), and trained with Adam for ``steps`` steps on minibatches drawn from the 
 — the same batches for every width, rate and parametrization of a seed (paired seeds). The models of
 one width share every shape, so they train as one stacked computation
 (:func:`initlab.parametrize.stacked.train_stacked`). Each run's result is its loss on the task's
-held-out data (mnist1d's test set; 16 384 validation characters), ``inf`` if training diverged.
+held-out data (mnist1d's test set; 4 × 64 validation windows of text), ``inf`` if training diverged.
 
-**Decision** (:func:`transfer_verdict`), per task:
+**Decision** (:func:`judge`, the ``mup-transfer`` preset's criteria), per task and per seed: the best
+learning rate at each width (:func:`best_rate`: the grid's best point refined between grid points),
+how far it moves across the widths (:func:`drift`: the fitted trend over the whole width range, in ×2
+steps), and the largest relative rise of the best loss from one width to the next. Over the paired
+seeds (95 % Student-t intervals, :mod:`initlab.experiments.verdict`):
 
-1. *μP transfers*: the best learning rate (the grid point with the lowest seed-mean loss) moves by at
-   most one grid step across the widths;
-2. *SP does not*: it moves by two or more;
-3. *wider is never worse under μP*: from each width to the next, the best seed-mean loss does not rise
-   by more than ``tolerance`` (relative).
+1. *μP transfers*: the drift lies within one step, [−1, 1];
+2. *SP does not*: ``|drift|`` ≥ 2 steps;
+3. *wider is never worse under μP*: the largest rise ≤ ``tolerance`` (2 %).
 
-Each figure comes with a paired bootstrap over seeds (seeds resampled with replacement, the same
-resample for every width, rate and parametrization). A criterion is *reproduced* when its point
-estimate holds and the bootstrap agrees in at least ``confidence`` of the resamples, *contradicted*
-when the point estimate fails it and the bootstrap agrees in at least ``confidence`` of them, and
-*inconclusive* otherwise — also when a best rate sits at the edge of the grid in a way that could
-hide a larger move, or is not resolved (fewer than ``confidence`` of the resamples put a width's
-best rate within one step of its point estimate: a flat or noisy curve has no best rate to move).
-The task's verdict is reproduced when all three are, contradicted when any is.
+Each is reproduced when its interval lies on the claim's side, contradicted when it lies on the
+other, inconclusive when it straddles the line. A μP best rate at the grid's edge could hide a
+larger move, so it makes a passing first criterion inconclusive.
+
+>>> BUDGETS["quick"]["seeds"] >= 3 and BUDGETS["full"]["seeds"] >= 5
+True
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import torch
 
-from ..errors import check_int, check_number, check_positive, fail
+from ..errors import check_int, check_number, fail
 from .tasks import get_task
 
-__all__ = ["BUDGETS", "lr_transfer", "TransferResult", "transfer_verdict", "run_transfer", "measure", "judge", "CLAIM"]
+__all__ = ["BUDGETS", "lr_transfer", "TransferResult", "transfer_verdict", "measure", "judge", "best_rate",
+           "drift", "seed_figures", "coord_seed_figures", "CLAIM"]
 
 CLAIM = ("Under μP the best learning rate moves by at most one ×2 grid step across an 8× range of widths and "
          "wider is never worse; under SP it moves by two or more (Tensor Programs V, Fig. 1)")
 
-BUDGETS: dict[str, dict[str, dict]] = {
+BUDGETS: dict[str, dict] = {
     "quick": {
-        "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-9, -3)),
-                "seeds": (0, 1, 2), "steps": 100, "batch_size": 64},
-        "lm": {"task": "lm:depth=1,heads=4,context=16", "widths": (16, 32, 64, 128),
-               "log2_lrs": tuple(range(-9, -2)), "seeds": (0, 1), "steps": 60, "batch_size": 16},
+        "seeds": 3, "tolerance": 0.02, "slope_tolerance": 0.25, "growth": 0.5,
+        "coord": {"task": "mlp:depth=3", "widths": (64, 128, 256, 512), "steps": 3, "lr": 1e-2},
+        "tasks": {
+            "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-9, -3)),
+                    "steps": 50, "batch_size": 128},
+            "lm": {"task": "lm:depth=1,heads=2,context=16", "widths": (8, 16, 32, 64),
+                   "log2_lrs": tuple(range(-7, -1)), "steps": 50, "batch_size": 16},
+        },
     },
     "full": {
-        "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256, 512), "log2_lrs": tuple(range(-11, -2)),
-                "seeds": (0, 1, 2, 3), "steps": 300, "batch_size": 64},
-        "lm": {"task": "lm:depth=2,heads=4,context=32", "widths": (16, 32, 64, 128),
-               "log2_lrs": tuple(range(-10, -2)), "seeds": (0, 1, 2), "steps": 150, "batch_size": 16},
+        "seeds": 5, "tolerance": 0.02, "slope_tolerance": 0.25, "growth": 0.5,
+        "coord": {"task": "mlp:depth=3", "widths": (64, 128, 256, 512, 1024), "steps": 3, "lr": 1e-2},
+        "tasks": {
+            "mlp": {"task": "mlp:depth=3", "widths": (32, 64, 128, 256), "log2_lrs": tuple(range(-10, -2)),
+                    "steps": 150, "batch_size": 128},
+            "lm": {"task": "lm:depth=1,heads=2,context=16", "widths": (8, 16, 32, 64),
+                   "log2_lrs": tuple(range(-8, -1)), "steps": 120, "batch_size": 16},
+        },
     },
 }
-"""The settings of the ``mup-transfer`` claim per budget and task (≥ 8× in width, a ×2 grid)."""
+"""The settings of the ``mup-transfer`` claim per budget: paired ``seeds``, the criteria's thresholds, the
+coordinate check (an MLP on mnist1d, SP and μP, ``steps`` Adam steps at ``lr``) and the lr sweep of each
+task (≥ 8× in width, a ×2 grid)."""
 
 
 @dataclass
@@ -79,6 +89,7 @@ class TransferResult:
                 for (t, p, w, a), v in groups.items()]
 
     def verdict(self, **kwargs) -> dict:
+        """:func:`transfer_verdict` of these rows."""
         return transfer_verdict(self.rows, **kwargs)
 
     def plot(self, path=None):
@@ -113,6 +124,8 @@ def lr_transfer(task: str = "mlp:depth=2", *, parametrizations: Sequence[str] = 
     lrs = sorted({check_int("log2_lrs", a) for a in log2_lrs})
     if len(lrs) < 3:
         raise fail("log2_lrs", list(log2_lrs), "at least three grid points (a ×2 grid of log2 learning rates)")
+    if lrs != list(range(lrs[0], lrs[-1] + 1)):
+        raise fail("log2_lrs", lrs, "consecutive integers (a ×2 grid of log2 learning rates without holes)")
     seeds = [check_int("seeds", s, minimum=0) for s in seeds]
     if not seeds:
         raise fail("seeds", seeds, "at least one seed")
@@ -170,175 +183,194 @@ def lr_transfer(task: str = "mlp:depth=2", *, parametrizations: Sequence[str] = 
     return TransferResult(rows, settings, time.perf_counter() - t0)
 
 
-# ------------------------------------------------------------------------------------------- decision
-def _table(rows, task, p) -> tuple[dict, list[int], list[int]]:
-    """{(width, log2_lr, seed): loss} of one task and parametrization, its widths and its lr grid."""
-    table = {(r["width"], r["log2_lr"], r["seed"]): r["loss"] for r in rows
-             if r["task"] == task and r["parametrization"] == p}
-    return table, sorted({k[0] for k in table}), sorted({k[1] for k in table})
-
-
-def _curves(table, widths, lrs, seeds) -> dict[int, list[float]]:
-    """{width: [seed-mean loss per lr]} over ``seeds`` (a bootstrap resample may repeat seeds)."""
-    return {w: [_mean([table[(w, a, s)] for s in seeds]) for a in lrs] for w in widths}
-
-
-def _best(curves: dict[int, list[float]]) -> dict[int, int]:
-    return {w: min(range(len(c)), key=lambda i: (c[i], i)) for w, c in curves.items()}
-
-
-def _shift(best: dict[int, int]) -> int:
-    return max(best.values()) - min(best.values())
-
-
-def _worst_rise(curves: dict[int, list[float]]) -> tuple[float, int | None]:
-    """The largest relative rise of the best loss from one width to the next, and the wider width."""
-    widths = sorted(curves)
-    worst, at = -math.inf, None
-    for a, b in zip(widths, widths[1:]):
-        la, lb = min(curves[a]), min(curves[b])
-        rise = (lb - la) / abs(la) if math.isfinite(la) and math.isfinite(lb) else (math.inf if not math.isfinite(lb) else -math.inf)
-        if rise > worst:
-            worst, at = rise, b
-    return worst, at
-
-
-def _judge(point_ok: bool, agree_ok: float, confidence: float, edge_hides: bool = False) -> str:
-    if point_ok and agree_ok >= confidence and not edge_hides:
-        return "reproduced"
-    if not point_ok and (1.0 - agree_ok) >= confidence:
-        return "contradicted"
-    return "inconclusive"
-
-
-def transfer_verdict(rows: Sequence[dict], *, tolerance: float = 0.01, confidence: float = 0.8,
-                     resamples: int = 1000, seed: int = 0) -> dict:
-    """Decide the claim from :class:`TransferResult` rows (see the module docstring).
-
-    Returns ``{"verdict", "tasks": {task: {"verdict", "checks", "numbers"}}}``; each check has
-    ``criterion``, ``measured``, ``status`` (reproduced / contradicted / inconclusive) and ``passed``.
-    """
-    tolerance = check_number("tolerance", tolerance, minimum=0.0)
-    confidence = check_number("confidence", confidence, minimum=0.5, maximum=1.0)
-    resamples = check_int("resamples", resamples, minimum=1)
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    if not tasks:
-        raise fail("rows", [], "the rows of lr_transfer()")
-    out = {}
-    for task in tasks:
-        ps = {r["parametrization"] for r in rows if r["task"] == task}
-        missing = {"sp", "mup"} - ps
-        if missing:
-            raise fail("rows", sorted(ps), f"rows of both 'sp' and 'mup' for task {task!r} (missing {sorted(missing)})")
-        seeds = sorted({r["seed"] for r in rows if r["task"] == task})
-        rng = random.Random(seed)
-        samples = [[rng.choice(seeds) for _ in seeds] for _ in range(resamples)]
-        numbers, checks = {}, []
-        point = {}
-        tables = {p: _table(rows, task, p) for p in ("mup", "sp")}
-        for p in ("mup", "sp"):
-            curves = _curves(*tables[p], seeds)
-            lrs = tables[p][2]
-            best = _best(curves)
-            point[p] = (curves, best)
-            numbers[p] = {"best_log2_lr": {w: lrs[i] for w, i in best.items()}, "shift": _shift(best),
-                          "best_loss": {w: min(c) for w, c in curves.items()},
-                          "at_edge": sorted(w for w, i in best.items() if i in (0, len(lrs) - 1))}
-        boot = {"mup": [], "sp": [], "rise": []}
-        near = {p: {w: 0 for w in point[p][1]} for p in ("mup", "sp")}
-        for sample in samples:
-            for p in ("mup", "sp"):
-                curves = _curves(*tables[p], sample)
-                best = _best(curves)
-                boot[p].append(_shift(best))
-                for w, i in best.items():
-                    near[p][w] += abs(i - point[p][1][w]) <= 1
-                if p == "mup":
-                    boot["rise"].append(_worst_rise(curves)[0])
-        # a best rate is resolved when the resamples put it within one step of the point estimate
-        unresolved = {p: sorted(w for w, k in near[p].items() if k / resamples < confidence) for p in near}
-        for p in ("mup", "sp"):
-            numbers[p]["unresolved"] = unresolved[p]
-        n_lrs = len(tables["mup"][2])
-        # 1. μP: the best rate moves by at most one step
-        mup_best = point["mup"][1]
-        edge = any(i in (0, n_lrs - 1) for i in mup_best.values())
-        ok = numbers["mup"]["shift"] <= 1
-        agree = sum(s <= 1 for s in boot["mup"]) / resamples
-        status = _judge(ok, agree, confidence, edge_hides=edge and ok)
-        if unresolved["mup"] and status != "reproduced":
-            status = "inconclusive"
-        checks.append(_check("μP: the best learning rate moves by at most one ×2 step across the widths",
-                             f"moves by {numbers['mup']['shift']} step(s): best log2 lr per width "
-                             f"{numbers['mup']['best_log2_lr']}; ≤ 1 step in {agree:.0%} of bootstrap resamples"
-                             + (f"; at the grid's edge for widths {numbers['mup']['at_edge']}" if edge else "")
-                             + _unresolved_text(unresolved["mup"]), status))
-        # 2. SP: it moves by two or more (a best rate at the edge can only hide a larger move)
-        ok = numbers["sp"]["shift"] >= 2
-        agree = sum(s >= 2 for s in boot["sp"]) / resamples
-        edge_sp = bool(numbers["sp"]["at_edge"]) and not ok
-        status = _judge(ok, agree, confidence, edge_hides=False)
-        if (edge_sp or unresolved["sp"]) and status == "contradicted" or unresolved["sp"] and status == "reproduced":
-            status = "inconclusive"
-        checks.append(_check("SP: the best learning rate moves by two or more ×2 steps across the widths",
-                             f"moves by {numbers['sp']['shift']} step(s): best log2 lr per width "
-                             f"{numbers['sp']['best_log2_lr']}; ≥ 2 steps in {agree:.0%} of bootstrap resamples"
-                             + _unresolved_text(unresolved["sp"]), status))
-        # 3. μP: wider is never worse (at each width's best rate)
-        rise, at = _worst_rise(point["mup"][0])
-        ok = rise <= tolerance
-        agree = sum(r <= tolerance for r in boot["rise"]) / resamples
-        checks.append(_check(f"μP: wider is never worse (best loss rises by at most {tolerance:.0%} from a width to "
-                             "the next)", f"largest rise {rise:+.2%} (at width {at}); within tolerance in "
-                             f"{agree:.0%} of bootstrap resamples", _judge(ok, agree, confidence)))
-        numbers["mup"]["worst_rise"] = rise
-        statuses = [c["status"] for c in checks]
-        verdict = ("contradicted" if "contradicted" in statuses else
-                   "reproduced" if all(s == "reproduced" for s in statuses) else "inconclusive")
-        out[task] = {"verdict": verdict, "checks": checks, "numbers": numbers, "seeds": seeds}
-    verdicts = [t["verdict"] for t in out.values()]
-    overall = ("contradicted" if "contradicted" in verdicts else
-               "reproduced" if all(v == "reproduced" for v in verdicts) else "inconclusive")
-    return {"verdict": overall, "tasks": out, "claim": CLAIM}
-
-
-def _unresolved_text(widths: list[int]) -> str:
-    return f"; the best rate is not resolved (resamples disagree by > 1 step) at widths {widths}" if widths else ""
-
-
-def _check(criterion: str, measured: str, status: str) -> dict:
-    return {"criterion": criterion, "measured": measured, "status": status, "passed": status == "reproduced"}
-
-
-def measure(settings: Mapping[str, Mapping], seeds: Sequence[int] | None = None, *, stacked: bool = True,
+def measure(settings: Mapping, seeds: Sequence[int], *, stacked: bool = True,
             progress: Callable[[str], None] | None = None) -> list[dict]:
-    """The claim's rows: :func:`lr_transfer` for every task of ``settings`` (``{task: its settings}``, as a
-    budget of :data:`BUDGETS`), on ``seeds`` when given (paired seeds, overriding each task's own)."""
-    rows: list[dict] = []
-    for cfg in settings.values():
-        kw = dict(cfg)
-        if seeds is not None:
-            kw["seeds"] = tuple(seeds)
-        rows += lr_transfer(**kw, stacked=stacked, progress=progress).rows
+    """The ``mup-transfer`` claim's rows at a budget's ``settings`` (:data:`BUDGETS`) on paired ``seeds``.
+
+    Setup. Coordinate check (``part="coord"``): the MLP of ``settings["coord"]`` on one mnist1d batch of 64,
+    SP and μP, every width and seed, ``steps`` Adam steps
+    (:func:`~initlab.parametrize.coord_check.coord_check`): one row per (parametrization, width, seed,
+    t, layer) with ``l1`` = mean |x| and ``final`` (t is the last step). Learning-rate transfer
+    (``part="transfer"``): :func:`lr_transfer` of every task of ``settings["tasks"]``, one row per
+    (task, parametrization, width, log2_lr, seed) with the held-out ``loss``.
+
+    Rows: ``part``; coordinate check: parametrization, width, seed, t, layer, role, l1, curve (layer and
+    role, the figure's label), final; transfer: task, spec, parametrization, width, log2_lr, lr, seed,
+    loss, train_loss, diverged.
+    """
+    from .coord_check import coord_check
+
+    seeds = [check_int("seeds", s_, minimum=0) for s_ in seeds]
+    cc = settings["coord"]
+    if progress is not None:
+        progress("coordinate check")
+    task = get_task(cc["task"])
+    result = coord_check(task.model_fn, list(cc["widths"]), task.batch("train", 64, seed=0),
+                         parametrization=("sp", "mup"), steps=cc["steps"], lr=cc["lr"], seeds=seeds)
+    rows = [{"part": "coord", **r, "curve": f"{r['layer']} ({r['role']})", "final": r["t"] == cc["steps"]}
+            for r in result.rows]
+    for cfg in settings["tasks"].values():
+        rows += [{"part": "transfer", **r}
+                 for r in lr_transfer(**cfg, seeds=tuple(seeds), stacked=stacked, progress=progress).rows]
     return rows
 
 
-def judge(rows: Sequence[dict], **kwargs) -> list[dict]:
-    """Every check of :func:`transfer_verdict`, one list over the tasks (each check names its task)."""
-    v = transfer_verdict(rows, **kwargs)
-    return [{**c, "task": task} for task, tv in v["tasks"].items() for c in tv["checks"]]
+# ------------------------------------------------------------------------------------------- decision
+def best_rate(losses: Sequence[float], log2_lrs: Sequence[int]) -> tuple[float, bool]:
+    """The best log2 learning rate of one loss curve over a ×2 grid, between grid points, and whether the
+    grid's lowest loss lies at its edge.
+
+    The grid point ``a_i`` of lowest loss, refined by the vertex of the parabola through it and its two
+    neighbours (when both are finite): ``a_i + ½ (L_{i−1} − L_{i+1}) / (L_{i−1} − 2 L_i + L_{i+1})``,
+    kept within half a step of ``a_i``. A non-finite loss (a diverged run) is never the best.
+
+    >>> best_rate([3.0, 2.0, 2.0, 3.0], [-8, -7, -6, -5])
+    (-6.5, False)
+    >>> best_rate([1.0, 2.0, 3.0], [-8, -7, -6])
+    (-8.0, True)
+    """
+    vals = [v if v is not None and math.isfinite(v) else math.inf for v in losses]
+    if not any(math.isfinite(v) for v in vals):
+        return math.nan, True
+    i = min(range(len(vals)), key=lambda k: (vals[k], k))
+    a = float(log2_lrs[i])
+    if i == 0 or i == len(vals) - 1:
+        return a, True
+    lo, mid, hi = vals[i - 1], vals[i], vals[i + 1]
+    curv = lo - 2.0 * mid + hi
+    if math.isfinite(lo) and math.isfinite(hi) and curv > 0:
+        a += max(-0.5, min(0.5, 0.5 * (lo - hi) / curv))
+    return a, False
 
 
-def run_transfer(budget: str = "quick", tasks: Sequence[str] = ("mlp", "lm"), *, stacked: bool = True,
-                 progress: Callable[[str], None] | None = None) -> tuple[TransferResult, dict]:
-    """The ``mup-transfer`` claim at a budget (:data:`BUDGETS`): the measurement of every task and its verdict."""
-    if budget not in BUDGETS:
-        raise fail("budget", budget, ", ".join(map(repr, BUDGETS)))
-    for name in tasks:
-        if name not in BUDGETS[budget]:
-            raise fail("tasks", name, ", ".join(map(repr, BUDGETS[budget])))
-    t0 = time.perf_counter()
-    chosen = {name: BUDGETS[budget][name] for name in tasks}
-    rows = measure(chosen, stacked=stacked, progress=progress)
-    result = TransferResult(rows, {"budget": budget, **chosen}, time.perf_counter() - t0)
-    return result, result.verdict()
+def drift(best: Mapping[int, float]) -> float:
+    """How far the best log2 learning rate moves across the widths, in ×2 grid steps: the least-squares
+    slope of the best rate against log2(width), times log2(widest / narrowest). Negative when wider
+    models want smaller rates.
+
+    >>> drift({32: -5.0, 64: -6.0, 128: -7.0, 256: -8.0})
+    -3.0
+    """
+    xs = [math.log2(w) for w in sorted(best)]
+    ys = [best[w] for w in sorted(best)]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx * (xs[-1] - xs[0])
+
+
+def _per_seed(rows: Sequence[Mapping], task: str, p: str) -> tuple[dict, list[int], list[int]]:
+    """{seed: {width: [loss per log2 lr]}} of one task and parametrization, its widths and its grid."""
+    table = {(r["seed"], r["width"], r["log2_lr"]): r["loss"] for r in rows
+             if r.get("part", "transfer") == "transfer" and r["task"] == task and r["parametrization"] == p}
+    if not table:
+        raise fail("rows", sorted({r["parametrization"] for r in rows if r.get("task") == task}),
+                   f"rows of both 'sp' and 'mup' for task {task!r}")
+    seeds = sorted({k[0] for k in table})
+    widths = sorted({k[1] for k in table})
+    lrs = sorted({k[2] for k in table})
+    if lrs != list(range(lrs[0], lrs[-1] + 1)):
+        raise fail("rows", lrs, "log2 learning rates on a ×2 grid without holes")
+    return {s: {w: [table.get((s, w, a), math.inf) for a in lrs] for w in widths} for s in seeds}, widths, lrs
+
+
+def seed_figures(rows: Sequence[Mapping], task: str) -> dict:
+    """Per parametrization, one number per seed (in seed order): ``drift`` (:func:`drift` of the seed's
+    best rates), ``rise`` (the largest relative rise of the seed's best loss from a width to the next;
+    negative when every wider model is better), ``edge`` (how many of the seed's best rates lie at
+    the grid's edge); and ``best``: {width: seed-mean best log2 rate}, ``seeds``, ``widths``."""
+    out = {}
+    for p in ("mup", "sp"):
+        curves, widths, lrs = _per_seed(rows, task, p)
+        drifts, rises, edges, per_width = [], [], [], {w: [] for w in widths}
+        for seed in sorted(curves):
+            best, edge = {}, 0
+            for w in widths:
+                best[w], at_edge = best_rate(curves[seed][w], lrs)
+                edge += at_edge
+                per_width[w].append(best[w])
+            drifts.append(drift(best) if all(math.isfinite(v) for v in best.values()) else math.nan)
+            lows = [min(curves[seed][w]) for w in widths]
+            rises.append(max(((b - a) / abs(a) if math.isfinite(a) and math.isfinite(b) else
+                              (math.inf if not math.isfinite(b) else -math.inf)) for a, b in zip(lows, lows[1:])))
+            edges.append(edge)
+        out[p] = {"drift": drifts, "rise": rises, "edge": edges, "seeds": sorted(curves), "widths": widths,
+                  "lrs": lrs, "best": {w: sum(v) / len(v) for w, v in per_width.items()}}
+    return out
+
+
+def coord_seed_figures(rows: Sequence[Mapping], tolerance: float = 0.25) -> dict:
+    """Per parametrization and seed, the coordinate check's :func:`~initlab.parametrize.coord_check.stability`
+    of that seed's own fitted slopes (``part == "coord"`` rows)."""
+    from .coord_check import fit_slopes, stability
+
+    coord = [r for r in rows if r.get("part") == "coord"]
+    out: dict = {}
+    for p in sorted({r["parametrization"] for r in coord}):
+        for seed in sorted({r["seed"] for r in coord if r["parametrization"] == p}):
+            slopes = fit_slopes([r for r in coord if r["parametrization"] == p and r["seed"] == seed])
+            out.setdefault(p, []).append(stability(slopes, tolerance))
+    return out
+
+
+def judge(rows: Sequence[Mapping], settings: Mapping | None = None) -> list:
+    """Criteria of the claim, each judged over the paired seeds by a 95 % Student-t interval
+    (checks of :mod:`initlab.experiments.verdict`).
+
+    Coordinate check (rows with ``part == "coord"``, when present), per seed from that seed's fitted
+    slopes: μP's largest departure from width-independence ≤ ``slope_tolerance`` (0.25); SP's output
+    slope after a step ≥ ``growth`` (0.5). Learning-rate transfer, per task: μP's best rate moves by at
+    most one step (the interval of :func:`drift` within [−1, 1]; a μP best rate at the grid's edge makes
+    a pass inconclusive, since it could hide a larger move); SP's moves by two or more (``|drift|`` ≥ 2);
+    under μP wider is never worse (the seed's largest relative rise of the best loss ≤ ``tolerance``,
+    0.02).
+    """
+    from dataclasses import replace
+
+    from ..experiments.verdict import INCONCLUSIVE, REPRODUCED, at_least, at_most, within
+
+    s = dict(settings or {})
+    tol, slope_tol, growth = s.get("tolerance", 0.02), s.get("slope_tolerance", 0.25), s.get("growth", 0.5)
+    checks = []
+    coord = coord_seed_figures(rows, slope_tol)
+    if coord:
+        checks.append(at_most(f"coordinate check, μP: every layer's scale is width-independent (largest |slope| of "
+                              f"log mean|x| against log width ≤ {slope_tol:g}; the readout may shrink like "
+                              "width^−½, never grow)", [c["excess"] for c in coord["mup"]], slope_tol))
+        checks.append(at_least(f"coordinate check, SP: the output's scale grows with width after a step (slope ≥ "
+                               f"{growth:g})", [c["output_growth"] for c in coord["sp"]], growth))
+    tasks = list(dict.fromkeys(r["task"] for r in rows if r.get("part", "transfer") == "transfer"))
+    if not tasks:
+        raise fail("rows", [], "the rows of lr_transfer()")
+    for task in tasks:
+        f = seed_figures(rows, task)
+        mup, sp = f["mup"], f["sp"]
+        span = f"widths {mup['widths'][0]}–{mup['widths'][-1]}"
+        c = within(f"{task}, μP: the best learning rate moves by at most one ×2 step ({span})", mup["drift"], -1.0, 1.0)
+        if sum(mup["edge"]):
+            c = replace(c, measured=c.measured + f"; {sum(mup['edge'])} best rate(s) at the grid's edge",
+                        outcome=INCONCLUSIVE if c.outcome == REPRODUCED else c.outcome)
+        checks.append(c)
+        checks.append(at_least(f"{task}, SP: the best learning rate moves by two or more ×2 steps ({span})",
+                               [abs(d) for d in sp["drift"]], 2.0))
+        checks.append(at_most(f"{task}, μP: wider is never worse (the best loss rises by at most {tol:.0%} from a "
+                              "width to the next)", mup["rise"], tol, unit="%"))
+    return checks
+
+
+def transfer_verdict(rows: Sequence[Mapping], *, tolerance: float = 0.02) -> dict:
+    """:func:`judge`'s checks of the learning-rate transfer by task:
+    ``{"verdict", "tasks": {task: {"verdict", "checks", "numbers"}}, "claim"}`` (no coordinate check)."""
+    from ..experiments.verdict import verdict
+
+    tolerance = check_number("tolerance", tolerance, minimum=0.0)
+    rows = [r for r in rows if r.get("part", "transfer") == "transfer"]
+    checks = judge(rows, {"tolerance": tolerance})
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    out = {}
+    for k, task in enumerate(tasks):
+        mine = checks[3 * k:3 * k + 3]
+        f = seed_figures(rows, task)
+        out[task] = {"verdict": verdict(mine), "checks": [c.to_dict() for c in mine],
+                     "numbers": {p: {"best_log2_lr": f[p]["best"], "drift": f[p]["drift"], "rise": f[p]["rise"]}
+                                 for p in f}}
+    return {"verdict": verdict(checks), "tasks": out, "claim": CLAIM}

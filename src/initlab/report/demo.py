@@ -202,7 +202,12 @@ def render_demo(suite, out_dir: str | Path) -> Path:
         sections.append(Section(TITLES["theory"], EXPLANATIONS["theory"], [_phase_figure(rows)], points))
     counts = {v: sum(r.verdict == v for r in suite.results.values()) for v in MARKS}
     intro = (f"Each section states a claim about weight initialization, explains it, shows it on real data "
-             f"(scikit-learn's handwritten digits; MNIST-1D for its own baselines), and gives the numbers that "
+             f"(scikit-learn's handwritten digits; MNIST-1D for its own baselines"
+             # -- width (μP): the mup-transfer section also trains on the standard library's source --
+             f" and μP's learning-rate transfer; the Python standard library's own source for μP's "
+             f"character-level transformer"
+             # -- end width --
+             f"), and gives the numbers that "
              f"decide it: every criterion is measured on paired seeds (the same data order and initialization "
              f"seed for every scheme compared), reported as mean ± sd with a 95% Student-t interval, and is "
              f"reproduced when the whole interval supports the claim, contradicted when it excludes it, and "
