@@ -105,6 +105,8 @@ CASES = {
 
 def test_every_depth_preset_is_registered_with_cases_for_every_check():
     assert set(CASES) == set(DEPTH_PRESETS) <= set(PRESETS)
+    at = [list(PRESETS).index(n) for n in DEPTH_PRESETS]  # one after another: the report's heading groups them
+    assert at == list(range(at[0], at[0] + len(DEPTH_PRESETS)))
     for name, (good, bad) in CASES.items():
         _, checks = judge_rows(name, good)
         assert sorted({i for _, _, i in bad}) == list(range(len(checks))), name

@@ -88,7 +88,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="deep-residual", order=110, cost=23,
+    name="deep-residual", order=120, cost=23,
     title="100 residual blocks without normalization: Fixup and SkipInit train, plain He does not "
           "(Zhang et al. 2019; De & Smith 2020)",
     claim="residual MLP, 100 blocks, no normalization: He alone diverges or stalls; Fixup and SkipInit train "

@@ -97,7 +97,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="depth-lm", order=130, cost=57,
+    name="depth-lm", order=140, cost=57,
     title="A transformer at growing depth: scaled branches keep deeper models as good or better "
           "(Radford et al. 2019; Dey et al. 2025)",
     claim="character transformer at growing depth, fixed steps: scaled residual or CompleteP flat or improving with "

@@ -120,7 +120,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="residual-stream", order=120, cost=17,
+    name="residual-stream", order=130, cost=17,
     title="The residual stream grows like √L unless the branches are scaled (Yang & Schoenholz 2017)",
     claim="at init the pre-norm stream's std grows like √L under plain He and stays O(1) under scaled residual, "
           "depth-μP and CompleteP; mean-field theory predicts it within 10 % (Yang & Schoenholz 2017)",

@@ -88,7 +88,7 @@ def summarize(rows: list[dict], b: dict) -> list[dict]:
 
 
 PRESET = Preset(
-    name="zero-init", order=140, cost=6,
+    name="zero-init", order=150, cost=6,
     title="ZerO: zeros, ones and Hadamard matrices train as well as He, and every seed starts the same "
           "(Zhao et al. 2022)",
     claim="ZerO trains digits as well as He (within 1 point over paired seeds) with zero variance between seeds at "
