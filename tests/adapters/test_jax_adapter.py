@@ -24,7 +24,7 @@ ALL = [row["name"] for row in initlab.list_schemes() if row["name"] != "callable
 
 
 def _shape_for(name):
-    if name in ("identity", "sparse"):
+    if name in ("identity", "sparse", "idinit"):  # idinit: 2-D weights only
         return (300, 200)
     if name in ("dirac", "delta_orthogonal"):
         return (3, 3, 64, 128)

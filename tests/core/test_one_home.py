@@ -40,6 +40,7 @@ NOT_THE_FORM = {
     ("diagnostics/_rows.py", "KeyError"): "mapping protocol of a record row",
     ("experiments/config.py", "AssertionError"): "unreachable branch after an exhaustive check",
     ("theory/meanfield.py", "_NoEdge"): "internal signal, turned into the form by critical_sigma_w",
+    ("theory/residual.py", "_Unsupported"): "internal signal, turned into the form by predict_graph",
     ("experiments/datasets.py", "pickle.UnpicklingError"): "the restricted unpickler's refusal, caught "
                                                            "and reported as a file error",
     ("serve/__init__.py", "RuntimeError"): "the server thread failed to start: not an argument",

@@ -31,6 +31,12 @@ SMOKE = {
                                        "steps": 5, "batch_size": 16},
                                "lm": {"task": "lm:depth=1,heads=2,context=8", "widths": (8, 64),
                                       "log2_lrs": (-8, -7, -6), "steps": 3, "batch_size": 4}}},
+    # -- depth (their synthetic cases: tests/depth/test_depth_claims.py) --
+    "deep-residual": {"blocks": 3, "width": 8, "epochs": 1, "batch_size": 256, "seeds": 2},
+    "residual-stream": {"blocks": (1, 2), "width": 16, "fit_from": 1, "seeds": 2},
+    "depth-lm": {"depths": (1, 2), "width": 8, "context": 8, "steps": 2, "batch_size": 4, "seeds": 2},
+    "zero-init": {"depth": 2, "width": 16, "epochs": 1, "batch_size": 256, "seeds": 2},
+    # -- end depth --
 }
 
 _CACHE: dict[str, PresetResult] = {}

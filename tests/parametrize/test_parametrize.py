@@ -270,7 +270,7 @@ BAD = [
     ("delta with widths", lambda m: initlab.parametrize(m, "mup", base=16, delta=mlp(32)),
      "delta: got 'Sequential'; allowed: None when base gives widths"),
     ("unknown parametrization", lambda m: initlab.parametrize(m, "mupp", base=16),
-     "parametrization: got 'mupp'; allowed: 'sp', 'mup', 'umup'; did you mean 'mup'"),
+     "parametrization: got 'mupp'; allowed: 'sp', 'mup', 'umup', 'depth_mup', 'completep'; did you mean 'mup'"),
     ("bad form", lambda m: initlab.parametrize(m, "mup", base=16, form="table5"),
      "form: got 'table5'; allowed: 'table3', 'table8', 'table9'"),
     ("bad option", lambda m: initlab.parametrize(m, "mup", base=16, zero_redout=True),

@@ -59,13 +59,19 @@ SCHEMES = [
     ("sparse", (30, 20)),
     ("torch_default", (16, 8, 3)),
     ({"name": "torch_default", "params": {"fan_in": 24}}, (16,)),
+    ({"name": "small_init", "params": {"dim": 64}}, (33, 17)),
+    ({"name": "wang_init", "params": {"n_layers": 6}}, (33, 17)),
+    ({"name": "mitchell", "params": {"layer": 2}}, (33, 17)),
+    ("ZerO", (40, 24)),
+    ("ZerO", (12, 4, 3, 3)),
+    ({"name": "idinit", "params": {"tau": 0.5}}, (7, 12)),
 ]
 
 # truncated normals with bounds in units of σ: rejection (acceptance ≥ 1/2) and inversion
 TRUNCATED = [(-1.0, 1.0), (-2.0, 2.0), (0.5, 3.0), (-4.0, -1.0), (-0.3, 0.3), (4.5, 6.0), (-8.0, -5.0),
              (-1.0, 9.0), (-math.inf, 1.5), (-25.0, -24.0)]
 
-NO_KERNEL = ("constant", "uniform", "identity", "dirac")
+NO_KERNEL = ("constant", "uniform", "identity", "dirac", "hadamard_identity", "padded_identity")
 """Families whose values involve no vectorised transcendental or BLAS kernel: bit-identical on every
 machine."""
 
@@ -188,7 +194,15 @@ def compute() -> dict:
 
 
 if __name__ == "__main__":
-    if "--write" not in sys.argv:
-        sys.exit("usage: python tests/schemes/pinned_draws.py --write   (rewrites pinned_draws.json)")
+    if "--write" not in sys.argv and "--add" not in sys.argv:
+        sys.exit("usage: python tests/schemes/pinned_draws.py --write | --add   (rewrites pinned_draws.json, or "
+                 "pins the cases it does not hold yet)")
+    if "--add" in sys.argv:  # pin new cases only; every existing one keeps its pinned values
+        old = json.loads(PATH.read_text())
+        new = {cid: {"family": fam, **_digest(draw())} for cid, fam, draw in cases() if cid not in old["cases"]}
+        old["cases"].update(new)
+        PATH.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+        print(f"added {len(new)} case(s) to {PATH}")
+        sys.exit(0)
     PATH.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {PATH}")

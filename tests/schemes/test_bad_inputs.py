@@ -37,7 +37,7 @@ def _keras(class_name, **config):
 BAD = [
     # names and configs
     ("unknown_name", lambda t: initlab.get("he_norml")(t), "scheme: got unknown name 'he_norml'", None),
-    ("ZerO", lambda t: initlab.get("ZerO")(t), "scheme: got 'ZerO'", None),
+    ("ZerO_1d", lambda t: initlab.get("ZerO")(torch.empty(4)), "shape: got (4,)", None),
     ("mixed_case_clash", lambda t: initlab.get("zerO")(t), "scheme: got 'zerO'", None),
     ("identifier_int", lambda t: initlab.get(3)(t), "scheme: got 3", None),
     ("config_without_name", lambda t: initlab.get({"nam": "x"})(t), "config: got ['nam']", None),
@@ -145,7 +145,7 @@ CLI = [
     (["show", "random_normal", "--shape", "4", "5", "--param", "std"], "--param: got 'std'"),
     (["show", "random_normal", "--shape", "4", "5", "--param", "std=-1"], "std: got -1"),
     (["show", "truncated_normal", "--shape", "4", "--param", "a=x"], "a: got 'x'"),
-    (["show", "ZerO", "--shape", "4"], "scheme: got 'ZerO'"),
+    (["show", "ZerO", "--shape", "4"], "shape: got (4,)"),
 ]
 
 

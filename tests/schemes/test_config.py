@@ -35,11 +35,16 @@ NON_DEFAULT = {
     "delta_orthogonal": {"gain": 2.0},
     "sparse": {"sparsity": 0.3, "std": 0.05},
     "torch_default": {"fan_in": 128},
+    "small_init": {"dim": 64},
+    "wang_init": {"n_layers": 6, "dim": 64},
+    "mitchell": {"dim": 64, "layer": 2},
+    "ZerO": {},
+    "idinit": {"tau": 0.5},
 }
 
 
 def _shape(name):
-    return (8, 12) if name in ("identity", "sparse") else (8, 4, 3, 3)
+    return (8, 12) if name in ("identity", "sparse", "idinit") else (8, 4, 3, 3)
 
 
 def test_the_table_covers_every_registered_scheme():

@@ -17,15 +17,11 @@ from initlab import InitlabError
 
 # -- case ------------------------------------------------------------------------------------------------------
 def test_zero_capital_o_is_not_zeros():
-    """ZerO (Zhao et al. 2022) is a deterministic depth recipe, not all zeros: an error that says what exists."""
-    with pytest.raises(InitlabError) as info:
-        initlab.get("ZerO")
-    msg = str(info.value)
-    assert msg.startswith("scheme: got 'ZerO'; allowed: a name from `initlab list`")
-    assert "Zhao et al. 2022" in msg and "'zeros'" in msg and "\n" not in msg
-    for form in ({"name": "ZerO"}, {"class_name": "ZerO", "config": {}}):
-        with pytest.raises(InitlabError, match="Zhao et al. 2022"):
-            initlab.get(form)
+    """ZerO (Zhao et al. 2022) is a deterministic depth recipe, not all zeros: the exact spelling is ZerO."""
+    assert initlab.get("ZerO") == initlab.ZerO() and type(initlab.get("ZerO")).__name__ == "ZerO"
+    assert initlab.get({"name": "ZerO"}) == initlab.ZerO() and initlab.get("zero_init") == initlab.ZerO()
+    w = initlab.get("ZerO")(torch.empty(4, 2))
+    assert not torch.equal(w, torch.zeros(4, 2)) and initlab.get("zero")(torch.ones(4, 2)).abs().sum() == 0
 
 
 @pytest.mark.parametrize("spelling", ["zeros", "ZEROS", "Zeros", "zEROS", "zero", "ZERO", "Zero", "zeros_"])

@@ -68,6 +68,11 @@ CASES = {
     "delta_orthogonal": _fixed((64, 32, 3, 3), ("gain", 1.0)),
     "sparse": _fixed((300, 200), ("sparse", math.ceil(0.1 * 300))),
     "torch_default": _iid(_bounds(lambda fi, fo: 1 / math.sqrt(fi))),
+    "small_init": _iid(lambda fi, fo: ("finite",)),
+    "wang_init": _iid(lambda fi, fo: ("finite",)),
+    "mitchell": _iid(_bounds(lambda fi, fo: 3 / math.sqrt(fi))),  # truncated at ±3σ, σ = 1/√fan_in
+    "ZerO": _fixed((24, 40), ("exact", "e.copy_(torch.eye(24, 40))")),  # out ≤ in; out > in is tested elsewhere
+    "idinit": _fixed((24, 40), ("exact", "e.copy_(torch.cat([torch.eye(24), torch.eye(24)[:, :16]], 1))")),
 }
 KINDS = ("tensor", "parameter", "view")
 MODES = ("seed", "generator", "neither")

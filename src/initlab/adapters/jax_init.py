@@ -13,7 +13,7 @@ scheme of the family, not one per operation):
 * orthogonal: Q·diag(sign(diag R)) of the QR of a Gaussian matrix (Mezzadri 2007), times the gain;
 * delta orthogonal: that matrix at the kernel centre (Xiao et al. 2018);
 * sparse: N(0, std²) with ⌈sparsity·rows⌉ zeros per column at random rows (Martens 2010);
-* constant, identity, dirac: deterministic, their values built by initlab's engine.
+* constant, identity, dirac, ZerO, IDInit: deterministic, their values built by initlab's engine.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _engine(key, dist, shape, dtype):
 
 SAMPLERS = {"constant": _constant, "normal": _normal, "uniform": _uniform, "truncated_normal": _truncated,
             "orthogonal": _orthogonal, "delta_orthogonal": _delta_orthogonal, "sparse": _sparse,
-            "identity": _engine, "dirac": _engine}
+            "identity": _engine, "dirac": _engine, "hadamard_identity": _engine, "padded_identity": _engine}
 """``{family: sampler(key, dist, shape, dtype)}``: how each of initlab's families is drawn with JAX."""
 
 

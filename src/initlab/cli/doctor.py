@@ -32,7 +32,7 @@ def load_factory(spec: str):
 
     match = _FILE_SPEC.match(spec)
     if match is None:
-        raise InitlabError(f"MODEL: got {spec!r}; allowed: a built-in spec (mlp:..., cnn:...) or "
+        raise InitlabError(f"MODEL: got {spec!r}; allowed: a built-in spec (mlp:..., cnn:..., resmlp:...) or "
                            "path/to/file.py:factory")
     path, attr = Path(match["path"]), match["attr"]
     if not path.is_file():
@@ -265,6 +265,7 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
 
     \b
       mlp:depth=30,width=256,act=relu,init=xavier_normal
+      resmlp:depth=30,width=64,act=relu,init=he_normal   (a residual MLP: depth blocks, norm=pre optional)
       cnn:channels=16,depth=3,act=relu,init=he_normal
 
     or path/to/file.py:factory. The second form RUNS YOUR OWN CODE: the file is executed as a Python

@@ -27,12 +27,36 @@ def _parse(text: str):
         return text
 
 
+def _recipe_table(rows) -> Table:
+    t = Table(title=Text("initlab recipes for residual networks and transformers (need the model: "
+                         "initlab.initialize(model, name), or initlab.parametrize for the depth parametrizations)"))
+    for col in ("name", "rule", "parameters", "needs", "source"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        params = ", ".join(f"{k}={v!r}" for k, v in r["params"].items())
+        needs = ", ".join(x for x in (r["needs"], f"wrapper: {r['wrapper']}" if r["wrapper"] else "",
+                                      "a parametrization" if r["kind"] == "parametrization" else "") if x)
+        name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
+        t.add_row(*_cells(name, r["formula"], params, needs or "-", r["source"]))
+    return t
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
-def list_cmd(as_json: bool):
-    """Every scheme with its formula, source and aliases."""
+@click.option("--recipes", is_flag=True, help="Only the model-level recipes (Fixup, GPT-2, CompleteP …).")
+def list_cmd(as_json: bool, recipes: bool):
+    """Every scheme with its formula, source and aliases; then the model-level recipes (Fixup, ReZero, GPT-2's
+    scaled residual, CompleteP …) with their rules and sources. --json prints the schemes (with --recipes:
+    the recipes) as JSON."""
+    from ..model.recipes import list_recipes
     from ..schemes.registry import list_schemes
 
+    if recipes:
+        if as_json:
+            click.echo(json.dumps(list_recipes(), indent=2, default=str))
+        else:
+            Console().print(_recipe_table(list_recipes()))
+        return
     rows = list_schemes()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -46,6 +70,7 @@ def list_cmd(as_json: bool):
                                         for n, d in r["presets"].items()]
         t.add_row(*_cells(r["name"], r["formula"], params, ", ".join(aliases), r["source"]))
     Console().print(t)
+    Console().print(_recipe_table(list_recipes()))
 
 
 @click.command("show", context_settings={"ignore_unknown_options": False})

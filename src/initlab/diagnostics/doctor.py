@@ -99,9 +99,16 @@ class DoctorResult:
 
 
 def prescription(findings) -> dict | str | None:
-    """What the findings prescribe together: ``"lsuv"`` if any of them does, else the union of their
-    per-layer schemes (None when none prescribes anything)."""
+    """What the findings prescribe together: a model-level recipe (``"skipinit"``, ``"scaled_residual"`` …,
+    :mod:`initlab.model.recipes`) if one does — it re-draws every layer from its base law too — else
+    ``"lsuv"`` if any of them does, else the union of their per-layer schemes (None when none prescribes
+    anything)."""
+    from ..model.recipes import RECIPES
+
     fixes = [f.fix for f in findings if f.kind != "healthy" and f.fix is not None]
+    recipes = [f for f in fixes if isinstance(f, str) and f in RECIPES]
+    if recipes:
+        return recipes[0]
     if "lsuv" in fixes:
         return "lsuv"
     merged: dict = {}
@@ -143,7 +150,8 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
 
     ``fix``: None (diagnose only; the model is left exactly as it was), ``"auto"`` (apply what the
     findings prescribe: each named layer re-drawn with its scheme and its bias zeroed, every other
-    parameter kept — or LSUV on the whole model where a finding prescribes it), ``"lsuv"`` (LSUV on
+    parameter kept — or LSUV on the whole model where a finding prescribes it, or a residual recipe
+    on the whole model for a stream that grows with depth, which may add its scalars), ``"lsuv"`` (LSUV on
     the whole model, Mishkin & Matas 2015). ``seed`` seeds the fix. ``inputs``, ``targets``,
     ``loss_fn`` and ``symmetry_rtol`` are :func:`~initlab.probe`'s; ``thresholds`` are
     :func:`~initlab.diagnose`'s. If anything fails, the model is restored as it was.
@@ -172,17 +180,26 @@ def doctor(model: nn.Module, inputs, targets: Tensor | None = None, fix: str | N
     wanted = "lsuv" if fix == "lsuv" else prescription(findings)
     if wanted is None:
         return DoctorResult(before, findings, fix, None, outcomes=_outcomes(findings, findings))
+    from ..model.recipes import unwrap, wrapped
+
     state = ModelState(model, keep_params=True) if keras_adapter is None else keras_adapter.saved_state(model)
+    was_wrapped = keras_adapter is not None or bool(wrapped(model))
     try:
         if wanted == "lsuv":
             from .lsuv import lsuv
 
             plan, applied = lsuv(model, inputs, seed=seed), "lsuv"
+        elif isinstance(wanted, str):  # a model-level recipe (residual networks)
+            from ..model import initialize
+
+            plan, applied = initialize(model, wanted, seed=seed), f"recipe {wanted}"
         else:
             plan, applied = _apply_schemes(model, wanted, seed), describe_fix(wanted)
         after = probe(model, inputs, targets, loss_fn, symmetry_rtol=symmetry_rtol)
         after_findings = tuple(diagnose(after, thresholds))
     except BaseException:
+        if not was_wrapped:
+            unwrap(model)  # a recipe's scalars added before the failure
         state.restore(params=True)
         raise
     return DoctorResult(before, findings, fix, applied, plan, after, after_findings,

@@ -14,6 +14,11 @@ The failures are the ones the initialization literature describes (CLAIMS.md):
   the activations and backward for the gradients (Glorot & Bengio 2010);
 * **saturated** — tanh/sigmoid units pinned at their flat ends, derivative ≈ 0 (Glorot & Bengio 2010);
 * **dead** — ReLU units that output 0 for every sample and pass no gradient;
+* **residual** — in a residual network the branches add their variance to the stream, so the stream
+  grows with the number of branches (Yang & Schoenholz 2017) even where every layer keeps its own
+  variance; the fix is a recipe that scales the branches: ``skipinit`` (a zero-initialized scalar per
+  branch, De & Smith 2020) for a network without normalization, ``scaled_residual`` (GPT-2's 1/√N on
+  each branch's last layer) where the branches read the stream through a normalization (pre-norm);
 * **healthy** — none of the above.
 
 What the initialization is answerable for: the signal and gradient ratios multiply each weight
@@ -77,6 +82,10 @@ class Thresholds:
         representations of different inputs become correlated.
     symmetric
         Fraction of a layer's units that duplicate another above this. Default 0: any duplicate.
+    residual
+        The residual stream's mean square after the last branch, relative to the stream the first
+        branch reads, above this (with two or more branches). Default 4 (the stream's std doubles):
+        a stream scaled as GPT-2, Fixup, SkipInit or depth-μP scale it stays within 2×.
 
     >>> Thresholds(vanishing=1e-4).exploding
     1000.0
@@ -87,6 +96,7 @@ class Thresholds:
     saturated: float = 0.2
     dead: float = 0.6
     symmetric: float = 0.0
+    residual: float = 4.0
 
     def __post_init__(self):
         for name in ("vanishing", "exploding"):
@@ -96,6 +106,9 @@ class Thresholds:
         if not self.vanishing < 1 < self.exploding:
             raise InitlabError(f"thresholds: got vanishing={self.vanishing!r}, exploding={self.exploding!r}; "
                                "allowed: vanishing < 1 < exploding")
+        if isinstance(self.residual, bool) or not isinstance(self.residual, (int, float)) or \
+                not math.isfinite(self.residual) or self.residual <= 1:
+            raise fail("thresholds.residual", self.residual, "a finite number > 1")
         for name in ("saturated", "dead", "symmetric"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
@@ -190,8 +203,42 @@ class _View:
         self.pairs = records.pairs()
         self.weights = [w for w, _ in self.pairs]
         self.producer = {a["index"]: w for w, a in self.pairs if a is not None}
+        self._residual_view()
         self.forward, self.pre_ratio = self._forward()
         self.backward = self._backward()
+        if self.closed:  # a branch that starts at zero is the identity at init: its layers are not judged
+            self.forward = [(w, x) for w, x in self.forward if not self._in_closed(w)]
+            self.backward = [(w, x) for w, x in self.backward if not self._in_closed(w)]
+        if self.residual and self.weights and self.weights[-1]["weight_norm"] == 0:
+            # a classifier initialized to exactly zero (Fixup's rule 1) outputs 0 by design
+            self.forward = [(w, x) for w, x in self.forward[:-1]] + [
+                (w, x) for w, x in self.forward[-1:] if w is not self.weights[-1] or x > 0]
+
+    def _residual_view(self) -> None:
+        """In a residual network (the probe tagged weight rows with their ``branch``), a layer that reads
+        the stream (a branch's first layer, the readout) starts the products again — the stream's own
+        growth is the ``residual`` finding's — and a branch whose last layer outputs exactly 0 (Fixup's
+        zero layer, SkipInit's α = 0) is *closed*: the identity at init, by design."""
+        self.residual = any(isinstance(w.get("branch"), str) for w in self.weights)
+        self.closed = {w["branch"].split("/")[1] for w in self.weights if isinstance(w.get("branch"), str)
+                       and w["branch"].split("/")[0] in ("out", "in+out") and w["ms"] == 0}
+
+    def _in_closed(self, w) -> bool:
+        b = w.get("branch")
+        return isinstance(b, str) and b.split("/")[1] in self.closed
+
+    def ends_branch(self, w) -> bool:
+        """The last layer of a residual branch: the gradient reaches the layers before it through its
+        weights, which recipes start at or near zero (Fixup), by design — not a decay with depth."""
+        b = w.get("branch") if self.residual else None
+        return isinstance(b, str) and b.split("/")[0] == "out"
+
+    def reads_stream(self, w) -> bool:
+        """A weight layer of a residual network that reads the stream (not a later layer of a branch)."""
+        if not self.residual:
+            return False
+        b = w.get("branch")
+        return not (isinstance(b, str) and b.split("/")[0] in ("mid", "out"))
 
     def _forward(self) -> tuple[list[tuple[dict, float]], dict[int, float]]:
         """``[(weight row, ratio)]``: the signal's mean square entering each weight layer after the
@@ -205,7 +252,7 @@ class _View:
         c = 1.0
         for i, w in enumerate(self.weights):
             if i > 0:
-                if w["after_norm"] == 1:
+                if w["after_norm"] == 1 or self.reads_stream(w):
                     c = 1.0
                 out.append((w, c))
             block, m_in = self.records.block_output(w), w["input_ms"]
@@ -235,7 +282,8 @@ class _View:
             block = self.records.block_output(w)
             g_out = block["grad_std"] ** 2 if _fin(block["grad_std"]) else w["grad_std"] ** 2
             g_in = nxt["input_grad_std"] ** 2 if _fin(nxt["input_grad_std"]) else g_out
-            g = 1.0 if nxt["after_norm"] == 1 else g * _ratio(g_in, nxt["grad_std"] ** 2, default=1.0)
+            g = 1.0 if nxt["after_norm"] == 1 or self.reads_stream(nxt) or self.ends_branch(nxt) else \
+                g * _ratio(g_in, nxt["grad_std"] ** 2, default=1.0)
             g *= _ratio(w["grad_std"] ** 2, g_out, default=1.0)
             out.append((w, g))
         return out[::-1]
@@ -297,9 +345,12 @@ def _nonfinite(v: _View, th: Thresholds) -> Finding | None:
 
 def _symmetric(v: _View, th: Thresholds) -> Finding | None:
     # the last weight layer is left out: the loss sends each of its units a different error, so
-    # identical starting weights there do not stay identical (zero-initialized heads are common)
+    # identical starting weights there do not stay identical (zero-initialized heads are common); so is
+    # the last layer of a residual branch, whose units get the stream's gradient, different per unit
+    # (Fixup's zero-initialized branch layers)
     sym = [r for r in v.weights[:-1] if _fin(r["units"]) and _fin(r["distinct_units"]) and r["units"] >= 2
-           and (r["units"] - r["distinct_units"]) / r["units"] > th.symmetric]
+           and (r["units"] - r["distinct_units"]) / r["units"] > th.symmetric
+           and not (isinstance(r.get("branch"), str) and r["branch"].split("/")[0] in ("out", "in+out"))]
     if not sym:
         return None
     worst = min(sym, key=lambda r: r["distinct_units"] / r["units"])
@@ -375,6 +426,34 @@ def _signal_gone(v: _View, act_row: dict, th: Thresholds) -> bool:
     return _fin(ratio) and ratio < th.vanishing
 
 
+def _residual(v: _View, th: Thresholds) -> Finding | None:
+    streams = [r for r in v.rows if r["role"] == "stream"]
+    if len(streams) < 3 or not (_fin(streams[0]["ms"]) and streams[0]["ms"] > 0):
+        return None
+    branches = len(streams) - 1
+    last = streams[-1]["ms"]
+    ratio = last / streams[0]["ms"] if (_fin(last) or last == math.inf) else math.inf
+    if not ratio > th.residual:
+        return None
+    prenorm = any(r["after_norm"] == 1 for r in streams)
+    per = ratio ** (1.0 / branches) if math.isfinite(ratio) else math.inf
+    evidence = {"stream_ratio": ratio, "per_branch": per, "branches": branches, "prenorm": int(prenorm)}
+    pred = [r["pred_out_var"] for r in (streams[0], streams[-1])]
+    if all(_fin(x) and x > 0 for x in pred):
+        evidence["predicted_ratio"] = pred[1] / pred[0]
+    how = ("linearly with the number of branches (std ∝ √N): the branches read the stream through a "
+           "normalization, but add to it unscaled" if prenorm else
+           f"by {_g(per)}x per branch: each branch adds its variance to the stream (Yang & Schoenholz 2017)")
+    fix = "scaled_residual" if prenorm else "skipinit"
+    msg = (f"the residual stream's mean square grows {_g(ratio)}x over {branches} branches, {how}; scale the "
+           "branches (recipes: skipinit or rezero — a zero-initialized scalar per branch; fixup; scaled_residual "
+           "or gpt2 — the last layer of each branch ÷ √N)")
+    return Finding("residual", tuple(r["layer"] for r in streams[1:]), evidence, fix, msg,
+                   f"recipe {fix!r}: " + ("GPT-2's 1/√N on each branch's last layer keeps a pre-norm stream at "
+                                          "O(1)" if prenorm else "a scalar 0 per branch starts every block as the "
+                                          "identity (De & Smith 2020)"))
+
+
 @dataclass(frozen=True)
 class Check:
     """One kind of finding and the function that looks for it."""
@@ -390,6 +469,7 @@ CHECKS: tuple[Check, ...] = (
     Check("exploding", _variance_check("exploding", lambda th, x: x > th.exploding, max)),
     Check("saturated", _saturated),
     Check("dead", _dead),
+    Check("residual", _residual),
 )
 """The checks :func:`diagnose` runs, in order (most basic first)."""
 

@@ -36,7 +36,7 @@ COLUMNS = (
     "grad_std", "grad_nonfinite", "grad_var_rel", "input_grad_std",
     "weight_norm", "weight_grad_norm", "grad_weight_ratio",
     "fan_in", "fan_out", "weight_std", "bias_rms", "after_norm",
-    "pred_preact_var", "pred_out_var", "pred_grad_var",
+    "pred_preact_var", "pred_out_var", "pred_grad_var", "branch",
 )
 """The columns of a probe's table, in order. See :func:`probe` for what each one means."""
 
@@ -52,7 +52,7 @@ class LayerRecords(RowsByLayer):
     batch_size: int
 
     def where(self, role: str) -> list[dict]:
-        """The rows of one role: ``input``, ``weight``, ``param`` or ``activation``."""
+        """The rows of one role: ``input``, ``weight``, ``param``, ``activation`` or ``stream``."""
         return [r for r in self.rows if r["role"] == role]
 
     def pairs(self) -> list[tuple[dict, dict | None]]:
@@ -107,7 +107,7 @@ class LayerRecords(RowsByLayer):
         return cls(rows, loss, data["loss_name"], data["batch_size"])
 
 
-_NUMERIC = set(COLUMNS) - {"layer", "kind", "role", "activation"}
+_NUMERIC = set(COLUMNS) - {"layer", "kind", "role", "activation", "branch"}
 
 
 def _jsonable(v):
@@ -124,7 +124,7 @@ def new_row(index: int, layer: str, call: int, kind: str, role: str, activation:
     values counted and no normalization seen."""
     row = {c: NAN for c in COLUMNS}
     row.update(index=index, layer=layer, call=call, kind=kind, role=role, activation=activation,
-               nonfinite=0, grad_nonfinite=0, after_norm=0)
+               nonfinite=0, grad_nonfinite=0, after_norm=0, branch=None)
     return row
 
 
@@ -448,20 +448,83 @@ def _unique_params(model: nn.Module) -> list[Tensor]:
     return [p for p in model.parameters() if p.is_floating_point() or p.is_complex()]
 
 
+def _stream_rows(model: nn.Module, args: tuple, rows: list[dict]) -> None:
+    """One ``stream`` row per residual merge (the residual stream after each branch is added; the
+    ``layer`` is ``stream.<branch>``, ``call`` the block, ``after_norm`` 1 when the branch reads the stream
+    through a normalization), and a ``stream.in`` row for the stream the first branch reads. Measured in
+    one extra forward pass (no gradient) through the model's traced graph; nothing for a model without
+    residual merges (or one torch.fx cannot trace)."""
+    import torch.fx
+
+    from ..model.residual import cached_structure, merges
+
+    structure = cached_structure(model)
+    found = merges(structure)
+    if not found:
+        return
+    tags = {layer.name: layer.tags for layer in structure.layers}
+    for row in rows:
+        t = tags.get(row["layer"]) if row["role"] == "weight" else None
+        if t and "branch_role" in t:
+            row["branch"] = f"{t['branch_role']}/{t['block']}"
+    wanted = {found[0]["fork"]: ("stream.in", found[0]["block"], found[0]["prenorm"])}
+    for m in found:
+        wanted[m["node"]] = (f"stream.{m['branch']}", m["block"], m["prenorm"])
+    seen: dict = {}
+
+    class _Record(torch.fx.Interpreter):
+        def run_node(self, n):
+            out = super().run_node(n)
+            if n.name in wanted and isinstance(out, Tensor) and out.is_floating_point():
+                with _quiet():
+                    seen[n.name] = forward_stats(out)
+            return out
+
+    with torch.no_grad():
+        _Record(structure.graph).run(*args)
+    for name, (label, block, prenorm) in wanted.items():
+        if name not in seen:
+            continue
+        row = new_row(len(rows), label, int(block), "residual", "stream", None)
+        row.update(seen[name])
+        row["after_norm"] = int(prenorm)
+        rows.append(row)
+
+
 def _add_predictions(model: nn.Module, rows: list[dict]) -> None:
     """Fill the ``pred_*`` columns from :func:`initlab.theory.predict_model` (mean-field theory of
     the chain of layers, Poole et al. 2016) where the model is a chain the theory supports, from
-    the second moment of the network input."""
+    the second moment of the network input; for a residual network from
+    :func:`initlab.theory.predict_graph`, whose stream moments go to the ``stream`` rows'
+    ``pred_out_var`` (the stream's predicted second moment)."""
     weights = [r for r in rows if r["role"] == "weight" and r["call"] == 0]
     m0 = rows[0]["ms"] if rows and rows[0]["role"] == "input" else NAN
     if not weights or not math.isfinite(m0):
         return
+    streams = [r for r in rows if r["role"] == "stream"]
+    if streams:
+        from ..model.residual import cached_structure
+        from ..theory.residual import predict_graph
+
+        try:
+            g = predict_graph(model, m0, cached_structure(model))
+        except (InitlabError, NotImplementedError, TypeError, ValueError):
+            return
+        by_branch = {f"stream.{p['branch']}": p["pred_stream_ms"] for p in g.stream}
+        if g.stream:
+            by_branch["stream.in"] = g.stream[0]["pred_stream_in_ms"]
+        for row in streams:
+            if row["layer"] in by_branch:
+                row["pred_out_var"] = float(by_branch[row["layer"]])
+        preds = g.layers
+    else:
+        preds = None
     try:
         from ..theory import predict_model
     except ImportError:
         return
     try:
-        preds = predict_model(model, input_variance=m0)
+        preds = preds if preds is not None else predict_model(model, input_variance=m0)
     except (InitlabError, NotImplementedError, TypeError, ValueError):
         return
     by_name = {p["layer"]: p for p in preds}
@@ -489,8 +552,8 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
     order (:data:`COLUMNS`):
 
     * ``role``: ``input`` (the batch), ``weight`` (a layer whose ``weight`` has ≥ 2 dims: Linear,
-      Conv, Embedding …), ``param`` (other modules with parameters: norms …) or ``activation``
-      (a module, or a functional call named ``<module>.<name>#<n>``);
+      Conv, Embedding …), ``param`` (other modules with parameters: norms …), ``activation``
+      (a module, or a functional call named ``<module>.<name>#<n>``) or ``stream`` (see below);
     * ``activation``: for an activation row its own name; for a weight row the first activation
       recorded after it before the next weight layer (``linear`` if none);
     * ``mean``, ``std``, ``min``, ``max``, ``ms`` (mean square) over every element of the output;
@@ -511,12 +574,19 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
     * ``paired``: for a weight row the index of the row of the activation that follows it, for that
       activation row the weight row's index (NaN otherwise) — the pairing, made once here and read
       by :meth:`LayerRecords.pairs`, :func:`~initlab.diagnose`, the doctor's table and the report;
+    * ``branch``: for a weight layer of a residual branch, its place and block, ``"in/3"``, ``"out/3"``,
+      ``"in+out/3"``, ``"mid/3"`` (None elsewhere);
     * weight rows only: ``input_grad_std`` (std of the loss gradient with respect to the layer's
       input), ``fan_in``, ``fan_out`` (as initialization counts them), ``weight_std`` (root mean
       square of the weight), ``bias_rms`` (of the bias; 0 without one) and ``after_norm`` (1 when a
       normalization — module or function — ran since the previous weight layer's output);
     * ``pred_preact_var``, ``pred_out_var``, ``pred_grad_var``: mean-field predictions for the
-      weight layers of a supported chain (NaN otherwise), from the measured ``input_ms``.
+      weight layers of a supported chain or residual network (NaN otherwise), from the measured
+      ``input_ms``;
+    * ``stream`` rows (residual networks, after the others): the residual stream the first branch reads
+      (``stream.in``) and after each branch is added (``stream.<branch>``, ``call`` = its block), with
+      ``pred_out_var`` the stream's predicted second moment (:func:`initlab.theory.predict_graph`) and
+      ``after_norm`` 1 when the branches read the stream through a normalization (pre-norm).
 
     ``symmetry_rtol`` is a number in [0, 1]; ``theory=False`` skips the predictions.
 
@@ -563,6 +633,7 @@ def probe(model: nn.Module, inputs, targets: Tensor | None = None, loss_fn: Call
             del out, loss
         with _quiet():
             rec.finish(grads)
+        _stream_rows(model, args, rec.rows)
     finally:
         rec.remove_all()
         state.restore()

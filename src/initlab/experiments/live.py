@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._threads import torch_threads
-from ..errors import InitlabError, check_choice, check_int, check_number, check_type, fail, suggest
+from ..errors import InitlabError, check_bool, check_choice, check_int, check_number, check_type, fail, suggest
 from .datasets import PLAYGROUND, load
 from .models import ACTIVATIONS as _MODEL_ACTIVATIONS
 from .trainer import OPTIMIZERS, Optimizer
@@ -64,6 +64,12 @@ LIVE_ACTIVATIONS = tuple(a for a in _MODEL_ACTIVATIONS if a != "identity")  # "i
 SPECIAL_SCHEMES = ("auto", "lsuv")
 """Besides every registry scheme: ``auto`` (initialize's per-activation choice) and ``lsuv``
 (orthogonal, then Mishkin & Matas 2015's unit-variance rescaling on the probe batch)."""
+
+LIVE_RECIPES = ("fixup", "skipinit", "rezero", "scaled_residual", "gpt2", "olmo", "neox")
+"""The model-level recipes (:mod:`initlab.model.recipes`) a residual run takes (``residual=true``)."""
+
+RESIDUAL_BRANCH = 2
+"""Layers per residual branch of the playground's residual MLP (W₂·φ(W₁·x))."""
 
 LIMITS = {"depth": (1, 64), "width": (2, 512), "batch_size": (1, 1024), "seed": (0, 2 ** 31 - 1),
           "lr": (1e-6, 10.0), "momentum": (0.0, 0.999), "noise": (0.0, 2.0), "train_ratio": (0.1, 0.9)}
@@ -88,7 +94,10 @@ class LiveConfig:
     """One run of the playground; :meth:`from_dict` checks every field (see :data:`LIMITS`).
 
     ``scheme``/``scheme_params``: any registry scheme (``initlab list``) with its parameters, or
-    ``auto``/``lsuv``. ``bias``/``bias_params``: the scheme for every bias (``zeros``,
+    ``auto``/``lsuv``, or — with ``residual`` — a recipe for residual networks (:data:`LIVE_RECIPES`:
+    Fixup, SkipInit, ReZero, GPT-2's scaled residual …). ``residual``: the network is a residual MLP,
+    ``depth`` blocks ``x + W₂·φ(W₁·x)`` between a stem and the head (no normalization), instead of a
+    plain MLP. ``bias``/``bias_params``: the scheme for every bias (``zeros``,
     ``constant``, ``random_normal``, ``torch_default`` …). ``noise`` (None = the set's default) and
     ``train_ratio`` apply to the 2-D sets only. ``momentum`` is SGD's momentum, or Adam's β₁.
     """
@@ -108,6 +117,7 @@ class LiveConfig:
     momentum: float = 0.9
     batch_size: int = 32
     seed: int = 0
+    residual: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, prefix: str = "") -> "LiveConfig":
@@ -144,8 +154,9 @@ class LiveConfig:
         for name in ("lr", "momentum"):
             lo, hi = LIMITS[name]
             setattr(self, name, check_number(f"{p}{name}", getattr(self, name), minimum=lo, maximum=hi))
+        self.residual = check_bool(f"{p}residual", self.residual)
         self.scheme, self.scheme_params = _check_scheme(f"{p}scheme", self.scheme, self.scheme_params,
-                                                        special=SPECIAL_SCHEMES)
+                                                        special=SPECIAL_SCHEMES, residual=self.residual)
         self.bias, self.bias_params = _check_scheme(f"{p}bias", self.bias, self.bias_params, special=())
         return self
 
@@ -198,13 +209,24 @@ class LiveConfig:
         return _script(self, check_int("epochs", epochs, minimum=1, maximum=10_000))
 
 
-def _check_scheme(arg: str, name, params, *, special: tuple[str, ...]) -> tuple[str, dict]:
+def _check_scheme(arg: str, name, params, *, special: tuple[str, ...], residual: bool = False) -> tuple[str, dict]:
     import initlab
 
     check_type(f"{arg}_params", params, Mapping, "an object of the scheme's parameters")
     params = dict(params)
     if not isinstance(name, str):
         raise fail(arg, name, "a scheme name from `initlab list`" + (" or " + ", ".join(special) if special else ""))
+    if special and name.lower() in LIVE_RECIPES:
+        if not residual:
+            raise fail(arg, name, f"a recipe for residual networks only with residual=true (the plain MLP has no "
+                       f"branches); allowed without it: a scheme name from `initlab list` or {', '.join(special)}")
+        from ..model.recipes import recipe
+
+        try:
+            spec = recipe(name.lower(), **params)
+        except InitlabError as exc:
+            raise InitlabError(f"{arg}_params: {exc}") from None
+        return spec.name, {k: v for k, v in params.items()}
     if name.lower() in special:
         if params:
             raise fail(f"{arg}_params", params, f"{{}} with {name.lower()!r} (it takes no parameters)")
@@ -245,7 +267,13 @@ def build_model(config: LiveConfig, data, probe_x: torch.Tensor | None = None) -
 
     scheme, bias = config.init_args()
     with torch.device("meta"):
-        model = mlp(data.input_shape, data.num_classes, config.depth, config.width, config.activation)
+        if config.residual:
+            from .depth import residual_mlp
+
+            model = residual_mlp(data.input_shape, data.num_classes, config.depth, config.width,
+                                 branch_layers=RESIDUAL_BRANCH, activation=config.activation)
+        else:
+            model = mlp(data.input_shape, data.num_classes, config.depth, config.width, config.activation)
     model = model.to_empty(device="cpu")
     initlab.initialize(model, scheme, bias=bias, seed=config.seed)
     if config.scheme == "lsuv":
@@ -352,6 +380,12 @@ def scheme_catalogue() -> list[dict]:
     for r in initlab.list_schemes():
         rows.append({"name": r["name"], "params": {k: v for k, v in r["params"].items()},
                      "formula": r["formula"], "source": r["source"]})
+    from ..model.recipes import RECIPES
+
+    for name in LIVE_RECIPES:  # offered with residual=true
+        r = RECIPES[name]
+        rows.append({"name": name, "params": {k: v for k, v in r.params.items() if k != "base"},
+                     "formula": r.formula, "source": r.source, "residual": True})
     return rows
 
 
@@ -458,7 +492,7 @@ class LiveSession:
         c, d = self.config, self.data
         counts = torch.bincount(self.y_test, minlength=d.num_classes).double()
         out = {"config": c.to_dict(), "parameters": self.parameters,
-               "layers": [f"layer {i + 1}" for i in range(c.depth)] + ["output"],
+               "layers": _layer_names(self.model, self.linears),
                "data": {"name": d.name, "plane": c.plane, "num_classes": d.num_classes,
                         "input_shape": list(d.input_shape), "n_train": len(self.y_train), "n_test": len(d.y_test),
                         "chance": float(counts.max() / counts.sum())},
@@ -493,11 +527,16 @@ class LiveSession:
             records = initlab.probe(model, self.x_probe, self.y_probe, theory=True)
         finally:
             capture.remove()
-        layers = _layer_rows(records, len(self.linears))
+        layers = _layer_rows(records, len(self.linears), _layer_names(model, self.linears))
         logits = capture.logits
         train_acc = float((logits.argmax(1) == self.y_probe).double().mean()) if logits is not None else math.nan
         findings = [_finding(f, self._names, self._planned) for f in initlab.diagnose(records)]
+        stream = [{"block": int(r["call"]) + (0 if r["layer"] == "stream.in" else 1), "std": _num(r["std"]),
+                   "pred_std": _num(math.sqrt(r["pred_out_var"]) if _finite(r["pred_out_var"]) and
+                                    r["pred_out_var"] >= 0 else math.nan)}
+                  for r in records.where("stream")]
         out = {
+            "stream": stream,
             "step": self.steps, "epoch": self.epochs,
             "epoch_progress": (self._pos / len(self.y_train)) if self._order is not None else 0.0,
             "diverged": self.diverged, "first_loss": _num(self.first_loss), "last_loss": _num(self.last_loss),
@@ -559,9 +598,9 @@ class LiveSession:
         magnitude into int8 (−127…127)."""
         c = self.config
         n = self.neuron_grid
-        shown = _spread(c.depth, self.neuron_layers)
-        units = min(c.width, self.neuron_units)
         outs = _layer_outputs(self.model, self.linears, self._grid(n))
+        shown = _spread(len(outs), self.neuron_layers)
+        units = min(c.width, self.neuron_units)
         tiles, scales = [], []
         for i in shown:
             v = outs[i][:, :units].double()
@@ -603,11 +642,13 @@ class _Capture:
                 self.logits = out.detach()
             if out.requires_grad:
                 out.register_hook(lambda g: self.grads.__setitem__(i, g.detach()))
+        hook.observes_only = True  # the mean-field prediction may pass over it (initlab.theory.residual)
         return hook
 
     def _act_hook(self, i: int):
         def hook(module, inputs, out):
             self.acts[i] = out.detach()
+        hook.observes_only = True
         return hook
 
     def tensors(self):
@@ -619,8 +660,25 @@ class _Capture:
             h.remove()
 
 
+def _layer_names(model: nn.Module, linears: list[nn.Module]) -> list[str]:
+    """The name shown for each Linear layer, in order: ``layer k`` … ``output``; in a residual MLP ``stem``,
+    ``block k·1``, ``block k·2`` … ``output``."""
+    labels = _layer_labels(model)
+    names = {m: n for n, m in model.named_modules()}
+    return [labels.get(names[lin], names[lin]) for lin in linears]
+
+
 def _layer_labels(model: nn.Module) -> dict[str, str]:
-    """Module name → ``layer k`` (the k-th Linear and the activation after it) or ``output`` (the head)."""
+    """Module name → ``layer k`` (the k-th Linear and the activation after it) or ``output`` (the head); in a
+    residual MLP ``stem``, ``block k·j`` (the j-th layer of block k's branch) and ``output``."""
+    from .depth import ResidualMLP
+
+    if isinstance(model, ResidualMLP):
+        out = {"stem": "stem", "act": "stem", "head": "output"}
+        for k, block in enumerate(model.blocks):
+            for j in range(len(block.layers)):
+                out[f"blocks.{k}.layers.{j}"] = f"block {k + 1}·{j + 1}"
+        return out
     labels: dict[str, str] = {}
     children = list(model.named_children())
     n_linear = sum(isinstance(m, nn.Linear) for _, m in children)
@@ -636,7 +694,16 @@ def _layer_labels(model: nn.Module) -> dict[str, str]:
 
 
 def _following(model: nn.Module, linears: list[nn.Module]) -> list[nn.Module | None]:
-    """For each Linear, the activation module right after it in the Sequential (None for Identity or none)."""
+    """For each Linear, the activation module right after it in the Sequential (None for Identity or none);
+    in a residual MLP the stem's and each branch layer's activation (none after a branch's last layer)."""
+    from .depth import ResidualMLP
+
+    if isinstance(model, ResidualMLP):
+        after = {id(model.stem): model.act}
+        for block in model.blocks:
+            for layer in list(block.layers)[:-1]:
+                after[id(layer)] = block.act
+        return [after.get(id(lin)) for lin in linears]
     mods = list(model.children())
     out = []
     for lin in linears:
@@ -662,7 +729,7 @@ def _layer_outputs(model: nn.Module, linears: list[nn.Module], x: torch.Tensor) 
     return outs  # type: ignore[return-value]
 
 
-def _layer_rows(records, n_linear: int) -> list[dict]:
+def _layer_rows(records, n_linear: int, names: list[str] | None = None) -> list[dict]:
     """One row per weight layer: the probe's weight row paired with the activation row that follows
     it (the weight row itself when none does); gradient predictions anchored at the head's measured
     gradient std (the theory gives them relative to the last layer)."""
@@ -682,7 +749,8 @@ def _layer_rows(records, n_linear: int) -> list[dict]:
         pred_g = math.nan
         if _finite(ref_p) and ref_p > 0 and _finite(w["pred_grad_var"]) and _finite(ref_g):
             pred_g = math.sqrt(w["pred_grad_var"] / ref_p) * ref_g
-        out.append({"name": "output" if i == len(pairs) - 1 else f"layer {i + 1}", "hidden": i < len(pairs) - 1,
+        name = names[i] if names is not None and i < len(names) else ("output" if i == len(pairs) - 1 else f"layer {i + 1}")
+        out.append({"name": name, "hidden": i < len(pairs) - 1,
                     "units": _int(w["units"]), "distinct_units": _int(w["distinct_units"]),
                     "act_std": _num(o["std"]), "pred_act_std": _num(math.sqrt(pred_var) if _finite(pred_var) and pred_var >= 0 else math.nan),
                     "grad_std": _num(w["grad_std"]), "pred_grad_std": _num(pred_g),
@@ -718,7 +786,10 @@ def _finding(f, names: Mapping[str, str], planned: Mapping[str, tuple[str, dict]
     d["message"] = message
     apply, in_place = None, False
     fix = f.fix
-    if fix == "lsuv":
+    if isinstance(fix, str) and fix in LIVE_RECIPES:  # the residual finding's recipe
+        apply = {"scheme": fix, "scheme_params": {}}
+        in_place = all(s == fix for s, _ in planned.values())
+    elif fix == "lsuv":
         apply = {"scheme": "lsuv", "scheme_params": {}}
         in_place = all(s == "lsuv" for s, _ in planned.values())
     elif isinstance(fix, dict) and fix:
@@ -802,7 +873,7 @@ def _script(c: LiveConfig, epochs: int) -> str:
         opt = f"torch.optim.Adam(model.parameters(), lr={c.lr!r}, betas=({c.momentum!r}, 0.999), eps=1e-8)"
     lsuv = (f"initlab.lsuv(model, x_train[:{PROBE_BATCH}], seed={c.seed})  # LSUV: unit output variance per layer\n"
             if c.scheme == "lsuv" else "")
-    return f'''"""initlab playground run: {c.dataset}, {c.depth} x {c.width} {c.activation} MLP, init {_label(c)},
+    return f'''"""initlab playground run: {c.dataset}, {c.depth} x {c.width} {c.activation} {"residual " if c.residual else ""}MLP, init {_label(c)},
 {c.optimizer} lr={c.lr:g}, batch {c.batch_size}, seed {c.seed}.
 
 Needs PyTorch and initlab with its experiments extra (pip install 'initlab[experiments]').
@@ -822,15 +893,7 @@ data = {load_call}
 x_train, y_train = data.x_train.float(), data.y_train.long()
 x_test, y_test = data.x_test.float(), data.y_test.long()
 
-# nn.Flatten, then {c.depth} x (Linear -> activation), then a Linear head
-layers = [nn.Flatten()]
-fan_in = x_train[0].numel()
-for _ in range({c.depth}):
-    layers += [nn.Linear(fan_in, {c.width}), {act}]
-    fan_in = {c.width}
-layers.append(nn.Linear(fan_in, data.num_classes))
-model = nn.Sequential(*layers)
-
+{_model_code(c, act)}
 initlab.initialize(model, {scheme!r}, bias={bias!r}, seed=SEED)
 {lsuv}optimizer = {opt}
 
@@ -855,6 +918,16 @@ for epoch in range(1, EPOCHS + 1):
     print(f"epoch {{epoch}}: step {{step}}, test loss {{F.cross_entropy(logits, y_test).item():.4f}}, "
           f"test accuracy {{accuracy:.3f}}")
 '''
+
+
+def _model_code(c: LiveConfig, act: str) -> str:
+    if c.residual:
+        return (f"# a residual MLP: a stem, then {c.depth} blocks x + W2·act(W1·x) (no normalization), then a Linear "
+                f"head\nfrom initlab.experiments.depth import residual_mlp\n\nmodel = residual_mlp(tuple(x_train.shape[1:]), "
+                f"data.num_classes, {c.depth}, {c.width}, branch_layers={RESIDUAL_BRANCH}, activation={c.activation!r})\n")
+    return (f"# nn.Flatten, then {c.depth} x (Linear -> activation), then a Linear head\nlayers = [nn.Flatten()]\n"
+            f"fan_in = x_train[0].numel()\nfor _ in range({c.depth}):\n    layers += [nn.Linear(fan_in, {c.width}), {act}]\n"
+            f"    fan_in = {c.width}\nlayers.append(nn.Linear(fan_in, data.num_classes))\nmodel = nn.Sequential(*layers)\n")
 
 
 def _label(c: LiveConfig) -> str:

@@ -7,6 +7,7 @@ A model is described by a spec, a string or a dict::
 
     "mlp:depth=30,width=256,act=relu,init=xavier_normal,bias=1"
     "cnn:channels=16,depth=3,act=relu,init=he_normal"
+    "resmlp:depth=30,width=64,act=relu,init=fixup,norm=pre"   (residual: depth blocks x + W₂·φ(W₁·N(x)))
     {"name": "mlp", "depth": 30, "width": 256, "act": "tanh", "init": "glorot_normal"}
 
 :func:`build_model` builds it and initializes it with :func:`initlab.initialize` from ``seed``.
@@ -33,12 +34,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = module_builders()
 # -- end of the catalogue-derived table --
 
 MODEL_KINDS = ("mlp", "cnn")
+SPEC_KINDS = (*MODEL_KINDS, "resmlp")
+"""The kinds a model spec may name: the trainers' (:data:`MODEL_KINDS`) and ``resmlp``, the residual MLP of
+:func:`initlab.experiments.depth.residual_mlp` (its ``init`` may be a recipe: ``fixup``, ``rezero`` …)."""
 HEADS = ("pool", "flatten")
 
 # spec keys per model kind, with their aliases
 _KEYS = {
     "mlp": ("depth", "width", "act", "init", "bias"),
     "cnn": ("channels", "depth", "act", "init", "bias", "stride", "head"),
+    "resmlp": ("depth", "width", "act", "init", "norm"),
 }
 _ALIASES = {"activation": "act", "scheme": "init"}
 
@@ -143,6 +148,15 @@ def _parse_value(key: str, raw: Any, kind: str) -> Any:
     if key == "act":
         return check_choice(f"{kind} spec field 'act'", str(raw).strip() if isinstance(raw, str) else raw,
                             ACTIVATIONS)
+    if key == "norm":
+        norm = check_choice(f"{kind} spec field 'norm'", str(raw).strip() if raw is not None else "none",
+                            ("none", "pre"))
+        return None if norm == "none" else norm
+    if kind == "resmlp" and isinstance(raw, str):
+        from ..model.recipes import recipe_of
+
+        if (spec := recipe_of(raw.strip())) is not None and spec.recipe.kind == "init":
+            return spec.name
     # init: a scheme name, 'name(k=v, ...)' or a {"name": ..., "params": {...}} config, spelt as the
     # sweep spells it; aliases and case are normalized ('kaiming_normal' is 'he_normal')
     if isinstance(raw, (str, Mapping)):
@@ -186,10 +200,13 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     else:
         raise InitlabError(f"model spec: got {spec!r}; allowed: a string like 'mlp:depth=5,width=128' "
                            "or a dict {'name': 'mlp', ...}")
-    kind = check_choice("model spec kind", kind_raw, MODEL_KINDS)
-    out: dict[str, Any] = {"name": kind, "depth": 5 if kind == "mlp" else 2, "act": "relu", "init": "auto",
-                           "bias": True}
-    if kind == "mlp":
+    kind = check_choice("model spec kind", kind_raw, SPEC_KINDS)
+    out: dict[str, Any] = {"name": kind, "depth": {"mlp": 5, "cnn": 2, "resmlp": 16}[kind], "act": "relu",
+                           "init": "auto", "bias": True}
+    if kind == "resmlp":
+        out.update(width=64, norm=None)
+        del out["bias"]
+    elif kind == "mlp":
         out["width"] = 128
     else:
         out.update(channels=16, stride=1, head="pool")
@@ -230,6 +247,11 @@ def build_model(spec: str | Mapping[str, Any], input_shape, num_classes: int, se
 
 
 def _construct(fields: dict, input_shape, num_classes: int) -> nn.Module:
+    if fields["name"] == "resmlp":
+        from .depth import residual_mlp
+
+        return residual_mlp(_check_shape(input_shape), num_classes, fields["depth"], fields["width"],
+                            activation=fields["act"], norm=fields["norm"])
     if fields["name"] == "mlp":
         return mlp(input_shape, num_classes, fields["depth"], fields["width"], fields["act"], fields["bias"])
     return small_cnn(input_shape, num_classes, fields["channels"], fields["depth"], fields["act"], fields["bias"],
@@ -268,8 +290,11 @@ def parameter_count(spec: str | Mapping[str, Any], input_shape, num_classes: int
     fields = parse_spec(spec)
     shape = _check_shape(input_shape)
     num_classes = check_int("num_classes", num_classes, minimum=1)
-    b = 1 if fields["bias"] else 0
+    b = 1 if fields.get("bias", True) else 0
     depth = fields["depth"]
+    if fields["name"] == "resmlp":  # stem, depth × (2 Linear (+ LayerNorm)), head; biases always
+        w, ln = fields["width"], 2 * fields["width"] if fields["norm"] else 0
+        return (math.prod(shape) + 1) * w + depth * (2 * (w + 1) * w + ln) + (w + 1) * num_classes
     if fields["name"] == "mlp":
         w = fields["width"]
         return (math.prod(shape) + b) * w + (depth - 1) * (w + b) * w + (w + b) * num_classes
@@ -313,7 +338,7 @@ def _check_memory(fields: dict, input_shape, num_classes: int, bytes_per_paramet
 
 
 def _describe(fields: dict) -> str:
-    size = "width" if fields["name"] == "mlp" else "channels"
+    size = "channels" if fields["name"] == "cnn" else "width"
     return f"{fields['name']}:depth={fields['depth']},{size}={fields[size]}"
 
 

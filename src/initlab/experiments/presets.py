@@ -23,6 +23,13 @@ name                    claim (source)
 ``mnist1d-baselines``   logistic ≈ 32 %, MLP ≈ 68 %, CNN ≈ 94 % on MNIST-1D (Greydanus 2020)
 ``lsuv``                LSUV: unit output variance in ≤ 10 iterations; a deep net made trainable
                         (Mishkin & Matas 2015)
+``deep-residual``       100 residual blocks, no normalization: Fixup and SkipInit train, He does not
+                        (Zhang et al. 2019; De & Smith 2020)
+``residual-stream``     the pre-norm stream's std grows like √L unless the branches are scaled; mean-field
+                        theory within 10 % (Yang & Schoenholz 2017)
+``depth-lm``            a character transformer at growing depth: scaled branches flat or improving, unscaled
+                        worse (Radford et al. 2019; Dey et al. 2025)
+``zero-init``           ZerO trains as well as He, the same weights for every seed (Zhao et al. 2022)
 ======================  ===========================================================================
 
 Budgets: ``"full"`` runs ≥ 5 paired seeds, ``"quick"`` ≥ 3 with fewer epochs (or depths, or

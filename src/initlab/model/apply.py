@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import InitlabError, check_bool, check_exclusive, check_type
-from ..schemes.initializers import SCHEMES
+from ..schemes.registry import SCHEMES
 from .plan import GUESSED, InitPlan, Step, plan
 
 __all__ = ["initialize", "apply_plan", "check_writable", "execute", "may_fail", "warn_guessed"]
@@ -184,10 +184,22 @@ def apply_plan(model: nn.Module, the_plan: InitPlan, *, seed: int | None = None,
     check_type("the_plan", the_plan, InitPlan, "an InitPlan (from initlab.plan or initlab.initialize)")
     _check_randomness(seed, generator)
     check_writable(model, the_plan)
+    _execute_and_wrap(model, the_plan, seed, generator)
+    return the_plan
+
+
+def _execute_and_wrap(model: nn.Module, the_plan: InitPlan, seed, generator) -> None:
+    """Write the plan; then add a recipe's wrapper parameters (checked before the first write)."""
+    wrap = getattr(the_plan, "wrap", None)
+    if wrap is not None and wrap.installed:
+        wrap = None  # applying the plan again re-initializes the weights only
+    if wrap is not None:
+        wrap.check(model)
     execute(model, the_plan, seed=seed, generator=generator)
+    if wrap is not None:
+        wrap.install(model)
     the_plan.seed = seed
     the_plan.applied = True
-    return the_plan
 
 
 def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = None, rules: Mapping | None = None,
@@ -217,7 +229,5 @@ def initialize(model: nn.Module, scheme: Any = "auto", *, bias: Any = None, rule
     if dry_run:
         return the_plan
     check_writable(model, the_plan)
-    execute(model, the_plan, seed=seed, generator=generator)
-    the_plan.seed = seed
-    the_plan.applied = True
+    _execute_and_wrap(model, the_plan, seed, generator)
     return the_plan

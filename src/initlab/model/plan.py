@@ -59,6 +59,7 @@ from ..schemes.initializers import (GlorotNormal, GlorotUniform, HeNormal, Lecun
 from ..schemes.registry import get
 from ..schemes.spec import Initializer
 from .activations import Activation, find_activations
+from .recipes import WRAPPER_PARAMS
 from .torch_default import NORMALIZATION, Draw, construction
 
 __all__ = ["PlanRow", "InitPlan", "Step", "plan", "auto_initializer"]
@@ -104,6 +105,7 @@ class PlanRow:
     tied: tuple[str, ...] = ()
     copy_of: str | None = None
     origin: str = field(default="", repr=False)
+    role: str = ""
 
     @property
     def writes(self) -> bool:
@@ -116,7 +118,7 @@ class PlanRow:
                 "found_by": self.found_by, "guessed": self.guessed, "scheme": self.scheme,
                 "params": self.initializer.params() if self.initializer is not None and
                 self.scheme != "callable" else None, "std": self.std, "reason": self.reason,
-                "chunks": self.chunks, "tied": list(self.tied), "copy_of": self.copy_of}
+                "chunks": self.chunks, "tied": list(self.tied), "copy_of": self.copy_of, "role": self.role}
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,10 @@ class InitPlan:
     seed: int | None = None
     applied: bool = False
     steps: list[Step] | None = field(default=None, repr=False)
+    recipe: str | None = None
+    wrap: Any = field(default=None, repr=False)
+    """For a recipe that adds parameters (Fixup, ReZero, SkipInit): the
+    :class:`~initlab.model.recipes.WrapPlan` ``initialize`` installs after the weights are written."""
 
     def __iter__(self):
         return iter(self.rows)
@@ -181,12 +187,18 @@ class InitPlan:
         from rich.table import Table
         from rich.text import Text
 
-        t = Table(title=title or ("initialization plan" + ("" if self.applied else " (dry run)")))
-        for col in ("parameter", "shape", "fan_in", "fan_out", "activation", "found by", "scheme", "std", "why"):
+        what = f" ({self.recipe})" if self.recipe else ""
+        t = Table(title=title or ("initialization plan" + what + ("" if self.applied else " (dry run)")),
+                  caption=self.wrap.describe() if self.wrap is not None else None)
+        roles = any(r.role for r in self.rows)
+        cols = ("parameter", "shape", "fan_in", "fan_out", *(("role",) if roles else ()), "activation", "found by",
+                "scheme", "std", "why")
+        for col in cols:
             t.add_column(col, justify="right" if col in ("fan_in", "fan_out", "std") else "left")
         for r in self.rows:
             found = f"guessed ({r.found_by})" if r.guessed else (r.found_by or "-")
-            cells = (r.name, "×".join(map(str, r.shape)), _s(r.fan_in), _s(r.fan_out), r.activation, found,
+            cells = (r.name, "×".join(map(str, r.shape)), _s(r.fan_in), _s(r.fan_out),
+                     *((r.role or "-",) if roles else ()), r.activation, found,
                      r.scheme, "-" if r.std is None or math.isnan(r.std) else f"{r.std:.4g}", r.reason)
             t.add_row(*(Text(c) for c in cells))  # plain text: a name with [brackets] is not markup
         return t
@@ -404,6 +416,8 @@ def _auto_choice(ctx: _Context, slot: _Slot) -> _Choice:
 
 def _default_choice(ctx: _Context, slot: _Slot, *, auto: bool = False) -> _Choice:
     """The choice without rules; ``auto`` forces ``scheme="auto"`` (a rule whose value is ``"auto"``)."""
+    if slot.pname in WRAPPER_PARAMS:
+        return _Choice(None, "left as is: a scalar of initlab's residual wrapper (a recipe sets it)", KEEP)
     if ctx.torch_default and not auto and not (slot.is_bias and ctx.bias is not None
                                                and not isinstance(slot.module, NORMALIZATION)):
         return _torch_law(ctx, slot)
@@ -525,6 +539,10 @@ def plan(model: nn.Module, scheme: Any = "auto", bias: Any = None, rules: Mappin
         return keras_adapter.plan(model, scheme, bias=bias, rules=rules)
     if not isinstance(model, nn.Module):
         raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module")
+    from .recipes import plan_recipe, recipe_of  # recipes that need the model's structure (Fixup, GPT-2 …)
+    if (spec := recipe_of(scheme)) is not None:
+        _check_not_lazy(model)
+        return plan_recipe(model, spec, bias=bias, rules=rules)
     if isinstance(scheme, Mapping) and not _is_config(scheme):
         rules = {**scheme, **(rules or {})}
         scheme = "auto"

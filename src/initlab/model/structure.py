@@ -63,7 +63,7 @@ from ..errors import InitlabError, fail, suggest
 from .activations import PARAMETRIC
 
 __all__ = ["ROLES", "ATTENTION_ROLES", "Layer", "ParamInfo", "Structure", "find_structure", "GRAPH_ANALYSES",
-           "NORM_TYPES"]
+           "MODEL_ANALYSES", "NORM_TYPES", "BRANCH"]
 
 ROLES: dict[str, str] = {
     "embedding": "a lookup table from ids to a width",
@@ -81,6 +81,11 @@ ROLES: dict[str, str] = {
 """Every role, with what it means. Add a role here (and where it is found) — nowhere else."""
 
 ATTENTION_ROLES = ("attn_q", "attn_k", "attn_v")
+
+BRANCH = "branch"
+"""The rule value that marks a module as one residual branch (its output is added to a skip path):
+``rules={"blocks.*.mlp": "branch"}``. Residual structure is a tag of the layers, not a role
+(:mod:`initlab.model.residual`)."""
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
               *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()))
@@ -125,7 +130,8 @@ class Layer:
 
     def to_dict(self) -> dict:
         return {"layer": self.name, "module_type": self.module_type, "role": self.role, "found_by": self.found_by,
-                "chunks": list(self.chunks) if self.chunks else None, **{f"tag_{k}": v for k, v in self.tags.items()}}
+                "chunks": list(self.chunks) if self.chunks else None,
+                **{f"tag_{k}": v for k, v in self.tags.items() if not k.startswith("_")}}
 
 
 @dataclass(frozen=True)
@@ -172,17 +178,25 @@ class Structure:
         return [layer.to_dict() for layer in self.layers]
 
     def __str__(self) -> str:
+        from .residual import role_label
+
         width = max([len(layer.name) for layer in self.layers] + [5])
-        lines = [f"{'layer':<{width}}  {'type':<16} {'role':<10} found by"]
-        for layer in self.layers:
-            role = layer.role + (f" {'/'.join(layer.chunks)}" if layer.chunks else "")
-            lines.append(f"{layer.name:<{width}}  {layer.module_type:<16} {role:<10} {layer.found_by}")
+        roles = [role_label(layer) for layer in self.layers]
+        rw = max([len(r) for r in roles] + [10])
+        lines = [f"{'layer':<{width}}  {'type':<16} {'role':<{rw}} found by"]
+        for layer, role in zip(self.layers, roles):
+            lines.append(f"{layer.name:<{width}}  {layer.module_type:<16} {role:<{rw}} {layer.found_by}")
         return "\n".join(lines)
 
 
 GRAPH_ANALYSES: list[Callable] = []
 """Functions ``(graph, layers: dict[str, Layer], nodes: dict[str, list[fx.Node]]) -> None`` run after the
 roles are found on a traced model; each may add :attr:`Layer.tags`."""
+
+MODEL_ANALYSES: list[Callable] = []
+"""Functions ``(model, layers: dict[str, Layer], rules: list, trace_error: str | None) -> None`` run after
+:data:`GRAPH_ANALYSES`, traced or not: the place for what rules (``rules`` holds the
+``(pattern or type, value)`` pairs whose value is not a role, e.g. ``"branch"``) or names decide."""
 
 
 # ------------------------------------------------------------------------------------------- dataflow
@@ -447,16 +461,19 @@ def _normalize_rules(rules, model: nn.Module, names: list[str]) -> list[tuple]:
             if bad or not value:
                 raise fail(f"rules[{key!r}]", value, "a role name, or a tuple of attn_q/attn_k/attn_v per block")
             value = ("attention", tuple(value))
-        elif isinstance(value, str) and value in ROLES:
+        elif isinstance(value, str) and value in (*ROLES, BRANCH):
             value = (value, None)
         else:
-            raise fail(f"rules[{key!r}]", value, ", ".join(map(repr, ROLES)), hint=suggest(str(value), ROLES))
+            raise fail(f"rules[{key!r}]", value, ", ".join(map(repr, (*ROLES, BRANCH))),
+                       hint=suggest(str(value), (*ROLES, BRANCH)))
+        pool = [n for n in modules if n] if value[0] == BRANCH else names
         if isinstance(key, type):
             if not any(isinstance(m, key) for m in modules.values()):
                 raise fail("rules", key.__name__, "a module type that occurs in the model")
         elif isinstance(key, str):
-            if not any(fnmatch.fnmatchcase(n, key) for n in names):
-                raise fail("rules", key, "a pattern that matches a module with parameters", hint=suggest(key, names))
+            if not any(fnmatch.fnmatchcase(n, key) for n in pool):
+                what = "a module" if value[0] == BRANCH else "a module with parameters"
+                raise fail("rules", key, f"a pattern that matches {what}", hint=suggest(key, pool))
         else:
             raise fail("rules", key, "a module name pattern (fnmatch) or an nn.Module type")
         out.append((key, value))
@@ -484,7 +501,9 @@ def find_structure(model: nn.Module, rules: Mapping | None = None) -> Structure:
     if not owners:
         raise fail("model", type(model).__name__, "a model with parameters")
     names = [name for name, _ in owners]
-    rule_list = _normalize_rules(rules, model, names)
+    all_rules = _normalize_rules(rules, model, names)
+    rule_list = [r for r in all_rules if r[1][0] in ROLES]
+    other_rules = [r for r in all_rules if r[1][0] not in ROLES]
     weight_names = [name for name, m in owners if _is_weight_module(m)]
 
     gm, fx_found, trace_error = None, {}, None
@@ -527,10 +546,12 @@ def find_structure(model: nn.Module, rules: Mapping | None = None) -> Structure:
                 found_by += " (fx failed)"
         layers.append(Layer(name, type(module).__name__, role, found_by, chunks))
 
+    by_layer = {layer.name: layer for layer in layers}
     if gm is not None:
-        by_layer = {layer.name: layer for layer in layers}
         for analysis in GRAPH_ANALYSES:
             analysis(gm, by_layer, calls)
+    for analysis in MODEL_ANALYSES:
+        analysis(model, by_layer, other_rules, trace_error)
 
     params: dict[str, ParamInfo] = {}
     seen: set[int] = set()
@@ -567,3 +588,6 @@ def _param_info(full: str, layer_name: str, module: nn.Module, pname: str, p: to
         return ParamInfo(full, layer_name, "bias", layer.role, None, p.dim() - 1)
     kind = "weight" if "weight" in pname else pname
     return ParamInfo(full, layer_name, kind, layer.role, 1, 0, chunks)
+
+
+from . import residual as _residual  # noqa: E402,F401  (registers the residual analyses above)

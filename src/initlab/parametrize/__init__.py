@@ -1,4 +1,5 @@
-"""Width scaling: SP, μP and u-μP as plans with multipliers and per-layer learning rates.
+"""Width and depth scaling: SP, μP, u-μP, depth-μP and CompleteP as plans with multipliers and per-layer
+learning rates.
 
 ``initlab.parametrize(model, "mup", base=64)`` — this package is itself callable, so
 ``initlab.parametrize(...)`` is :func:`~initlab.parametrize.core.parametrize` while
@@ -29,6 +30,7 @@ _EXPORTS = {
     "coord_check": "coord_check", "CoordCheckResult": "coord_check", "coord_check_verdict": "coord_check",
     "fit_slopes": "coord_check",
     "lr_transfer": "transfer", "TransferResult": "transfer", "transfer_verdict": "transfer",
+    "DepthMuP": "depth", "CompleteP": "depth",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -100,11 +100,22 @@ class UMuP(Parametrization):
 
 
 PARAMETRIZATIONS = {"sp": SP, "mup": MuP, "umup": UMuP}
-_ALIASES = {"standard": "sp", "μp": "mup", "mu-p": "mup", "u-mup": "umup", "u-μp": "umup", "unit-mup": "umup"}
+_ALIASES = {"standard": "sp", "μp": "mup", "mu-p": "mup", "u-mup": "umup", "u-μp": "umup", "unit-mup": "umup",
+            "depth-mup": "depth_mup", "depth-μp": "depth_mup", "depthmup": "depth_mup", "complete-p": "completep"}
+
+
+def _register_depth() -> None:
+    """Add depth-μP and CompleteP (:mod:`initlab.parametrize.depth`, which builds on this module) to the table."""
+    if "completep" not in PARAMETRIZATIONS:
+        from .depth import CompleteP, DepthMuP
+
+        PARAMETRIZATIONS.update(depth_mup=DepthMuP, completep=CompleteP)
 
 
 def get_parametrization(p, **options) -> Parametrization:
-    """A :class:`Parametrization` from a name (``"sp"``, ``"mup"``, ``"umup"``) and its options, or the object."""
+    """A :class:`Parametrization` from a name (``"sp"``, ``"mup"``, ``"umup"``, ``"depth_mup"``, ``"completep"``)
+    and its options, or the object."""
+    _register_depth()
     if isinstance(p, Parametrization):
         if options:
             raise fail("options", sorted(options), "none when a Parametrization object is given (set them on it)")
@@ -156,6 +167,8 @@ class WidthRow:
     query_mult: float = 1.0
     tied: tuple[str, ...] = ()
     guessed: bool = False
+    eps: float = 1.0
+    """Multiplier of Adam's ε (depth parametrizations scale it in the blocks; 1 elsewhere)."""
 
     @property
     def writes(self) -> bool:
@@ -188,7 +201,7 @@ class WidthRow:
                 "class": self.width_class, "width_mult": self.width_mult, "m_in": self.m_in, "m_out": self.m_out,
                 "init_std": self.std if self.std is not None else list(self.stds), "mult": self.mult
                 if not math.isnan(self.mult) else list(self.mults), "lr_mult_adam": self.lr_adam,
-                "lr_mult_sgd": self.lr_sgd, "scheme": self.scheme, "reason": self.reason}
+                "lr_mult_sgd": self.lr_sgd, "eps_mult": self.eps, "scheme": self.scheme, "reason": self.reason}
 
 
 @dataclass
@@ -206,7 +219,8 @@ class WidthPlan(InitPlan):
     model: Any = field(repr=False, default=None)
     hooks: int = 0
 
-    def param_groups(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float | None = None) -> list[dict]:
+    def param_groups(self, optimizer: str = "adam", lr: float = 1e-3, weight_decay: float | None = None,
+                     eps: float | None = None) -> list[dict]:
         """Parameter groups for ``torch.optim`` (``Adam``/``AdamW`` for ``"adam"``/``"adamw"``, ``SGD`` for
         ``"sgd"``): one group per learning-rate multiplier, ``lr`` × multiplier. With ``weight_decay``,
         each group gets ``weight_decay / multiplier`` so that lr × weight decay is the same for every
@@ -220,7 +234,7 @@ class WidthPlan(InitPlan):
         [(0.01, ['0.weight', '0.bias', '2.bias', '4.bias']), (0.0025, ['2.weight', '4.weight'])]
         >>> opt = torch.optim.Adam(groups)
         """
-        return param_groups(self, optimizer, lr, weight_decay=weight_decay)
+        return param_groups(self, optimizer, lr, weight_decay=weight_decay, eps=eps)
 
     def write_steps(self):
         raise InitlabError("plan: got a WidthPlan; allowed: an InitPlan (a width plan is applied by "
@@ -234,14 +248,20 @@ class WidthPlan(InitPlan):
     def table(self, title: str | None = None):
         from rich.table import Table
 
+        from ..model.residual import role_label
+
         what = self.parametrization.describe()
         t = Table(title=title or f"width plan: {what}" + ("" if self.applied else " (dry run)"))
+        eps = any(r.eps != 1.0 for r in self.rows)
         for col in ("parameter", "role", "fan_in", "class", "width ×", "init std", "mult", "lr × (Adam)",
-                    "lr × (SGD)"):
+                    "lr × (SGD)", *(("ε × (Adam)",) if eps else ())):
             t.add_column(col, justify="left" if col in ("parameter", "role", "class") else "right")
+        layers = {layer.name: layer for layer in self.structure.layers} if self.structure is not None else {}
         for r in self.rows:
-            t.add_row(r.name, r.role, "-" if r.fan_in is None else str(r.fan_in), r.width_class, f"{r.width_mult:.4g}",
-                      _laws(r), _fmt_many(r.mults), f"{r.lr_adam:.4g}", f"{r.lr_sgd:.4g}")
+            role = role_label(layers[r.layer]) if r.layer in layers and r.role == layers[r.layer].role else r.role
+            t.add_row(r.name, role, "-" if r.fan_in is None else str(r.fan_in), r.width_class, f"{r.width_mult:.4g}",
+                      _laws(r), _fmt_many(r.mults), f"{r.lr_adam:.4g}", f"{r.lr_sgd:.4g}",
+                      *((f"{r.eps:.4g}",) if eps else ()))
         return t
 
     def __str__(self) -> str:
@@ -486,16 +506,21 @@ def parametrize(model: nn.Module, parametrization: Any = "mup", *, base=None, de
     check_bool("dry_run", dry_run)
     heads = None if heads is None else check_int("heads", heads, minimum=1)
     structure = find_structure(model, roles)
-    _check_tied(model, structure, p)
+    inner = p.inner(base is not None) if hasattr(p, "inner") else p  # depth parametrizations wrap SP or μP
+    _check_tied(model, structure, inner)
     dims = None
-    if isinstance(p, MuP):
+    if isinstance(inner, MuP):
         dims = resolve_base(model, structure, base, delta)
-    elif base is not None and not isinstance(p, MuP):
+    elif base is not None and not isinstance(inner, MuP):
         raise fail("base", type(base).__name__ if isinstance(base, nn.Module) else base,
                    f"None for {p.name} (only μP scales from a base)")
     sp_plan = init_plan(model, init, bias=bias)
     sp_rows = {r.name: r for r in sp_plan.rows}
-    rows = _plan_rows(model, p, structure, dims, sp_rows, base, heads)
+    rows = _plan_rows(model, inner, structure, dims, sp_rows, base, heads)
+    if inner is not p:
+        from .depth import depth_rows
+
+        rows = depth_rows(p, rows, structure, model)
     mults: dict[str, dict[str, tuple[float, ...]]] = {}
     for r in rows:
         pname = r.name[len(r.layer) + 1:] if r.layer else r.name
@@ -547,15 +572,18 @@ def _fill(model: nn.Module, rows: list[WidthRow], seed, generator) -> None:
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, WidthPlan]" = weakref.WeakKeyDictionary()
 
 
-def param_groups(plan_or_model, optimizer: str = "adam", lr: float = 1e-3, *, weight_decay: float | None = None
-                 ) -> list[dict]:
+def param_groups(plan_or_model, optimizer: str = "adam", lr: float = 1e-3, *, weight_decay: float | None = None,
+                 eps: float | None = None) -> list[dict]:
     """torch optimizer parameter groups for a :class:`WidthPlan` (or a model :func:`parametrize` was applied
     to): one group per learning-rate multiplier, with ``lr`` × that multiplier. ``optimizer``: ``"adam"``,
-    ``"adamw"`` or ``"sgd"`` (Adam-like optimizers get the Adam column of the rules, SGD the SGD column)."""
+    ``"adamw"`` or ``"sgd"`` (Adam-like optimizers get the Adam column of the rules, SGD the SGD column).
+    ``eps``: Adam's ε, given to each group × its ε multiplier (the depth parametrizations scale it)."""
     kind = check_choice("optimizer", optimizer, OPTIMIZERS)
     lr = check_positive("lr", lr)
     if weight_decay is not None:
         weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
+    if eps is not None:
+        eps = check_positive("eps", eps)
     if isinstance(plan_or_model, WidthPlan):
         plan = plan_or_model
     elif isinstance(plan_or_model, nn.Module):
@@ -568,12 +596,15 @@ def param_groups(plan_or_model, optimizer: str = "adam", lr: float = 1e-3, *, we
     if model is None:
         raise fail("plan", "a plan whose model no longer exists", "a plan of a live model")
     params = dict(model.named_parameters())
-    groups: dict[float, dict] = {}
+    groups: dict[tuple, dict] = {}
     for row in plan.rows:
         mult = row.lr(kind)
-        g = groups.setdefault(mult, {"params": [], "lr": lr * mult, "lr_mult": mult, "param_names": []})
+        e = row.eps if eps is not None and kind != "sgd" else 1.0
+        g = groups.setdefault((mult, e), {"params": [], "lr": lr * mult, "lr_mult": mult, "param_names": []})
         g["params"].append(params[row.name])
         g["param_names"].append(row.name)
         if weight_decay is not None:
             g["weight_decay"] = weight_decay / mult
+        if eps is not None and kind != "sgd":
+            g["eps"] = eps * e
     return list(groups.values())

@@ -185,7 +185,16 @@ def render_demo(suite, out_dir: str | Path) -> Path:
                                                      "scheme, layer shape (256, 784) (torch layout)"),
             "Weights drawn for a 256×784 layer (histogram) and the law each scheme resolves to before sampling "
             "(red). Orthogonal has no closed-form density per entry.")]))
-    sections += [_section(r) for r in suite.results.values()]
+    preset_sections = [(name, _section(r)) for name, r in suite.results.items()]
+    # -- depth: the residual-network claims under one heading with their sources' numbers beside ours --
+    from ..experiments.depth import DEPTH_HEADING, DEPTH_INTRO, DEPTH_PRESETS, depth_overview
+
+    first = next((k for k, (name, _) in enumerate(preset_sections) if name in DEPTH_PRESETS), None)
+    if first is not None:
+        preset_sections.insert(first, ("depth", Section(DEPTH_HEADING, DEPTH_INTRO, tables=[
+            ("The sources' numbers beside ours", depth_overview(suite.results))])))
+    # -- end depth --
+    sections += [s for _, s in preset_sections]
     if "phase" in suite.illustrations:
         rows = suite.illustrations["phase"]
         points = {f"critical σ_w² for {r['activation']} at σ_b² = {r['sigma_b2']:g}": round(r["critical_sigma_w2"], 4)

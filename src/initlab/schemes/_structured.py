@@ -13,7 +13,8 @@ from .._threads import torch_threads
 from ._pool import for_blocks, single_threaded
 from ._seeded import work_dtype
 
-__all__ = ["orthogonal", "delta_orthogonal", "identity", "dirac", "sparse", "orthogonal_matrix"]
+__all__ = ["orthogonal", "delta_orthogonal", "identity", "dirac", "sparse", "orthogonal_matrix", "matrix",
+           "matrix_values"]
 
 
 def _orthogonal_(mat, source) -> None:
@@ -186,6 +187,39 @@ def dirac(tensor, dist, source) -> None:
     for g in range(groups):
         for d in range(n):
             tensor[(g * per_group + d, d, *centre)] = p["gain"]
+
+
+def matrix_values(dist):
+    """The float64 values of a deterministic law (``hadamard_identity`` — ZerO, ``padded_identity`` — IDInit)
+    for ``dist.shape`` in ``dist.layout``."""
+    import torch
+
+    shape, p = dist.shape, dist.params
+    if dist.family == "padded_identity":
+        rows, cols = shape
+        m = min(rows, cols)
+        i = torch.arange(rows).unsqueeze(1) % m
+        j = torch.arange(cols).unsqueeze(0) % m
+        return (i == j).to(torch.float64) * p["tau"]
+    out, inn = p["out"], p["inn"]
+    if p["k"] is None:
+        mat = torch.eye(out, inn, dtype=torch.float64)
+    else:
+        x = torch.arange(out, dtype=torch.int64).unsqueeze(1) & torch.arange(inn, dtype=torch.int64).unsqueeze(0)
+        for s in (32, 16, 8, 4, 2, 1):  # parity of the bits of i & j: H[i, j] = (−1)^popcount(i & j)
+            x = x ^ (x >> s)
+        mat = (1.0 - 2.0 * (x & 1).to(torch.float64)) / 2 ** (p["k"] / 2)
+    full = torch.zeros(shape, dtype=torch.float64)
+    if dist.layout == "torch":
+        full[(slice(None), slice(None), *(k // 2 for k in shape[2:]))] = mat
+    else:
+        full[(*(k // 2 for k in shape[:-2]), slice(None), slice(None))] = mat.t()
+    return full
+
+
+def matrix(tensor, dist, source) -> None:
+    """A deterministic law (ZerO, IDInit): the values :func:`matrix_values` computes, whatever the source."""
+    tensor.copy_(matrix_values(dist).to(device=tensor.device, dtype=tensor.dtype))
 
 
 def sparse(tensor, dist, source) -> None:

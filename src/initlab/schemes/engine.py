@@ -140,6 +140,11 @@ def _reach_gain(dist):
     return (("gain", g, g, "gain", "dtype"),)
 
 
+def _reach_matrix(dist):
+    v = dist.params.get("tau", 1.0)
+    return (("value", v, abs(v), "the largest entry", "dtype"),)
+
+
 def _reach_sparse(dist):
     s = dist.params["std"]
     return (("std", s, _K_SIGMA * s, "9·std", "dtype"),)
@@ -155,6 +160,8 @@ SAMPLERS: dict[str, Sampler] = {
     "identity": Sampler(_structured.identity, _reach_gain),
     "dirac": Sampler(_structured.dirac, _reach_gain),
     "sparse": Sampler(_structured.sparse, _reach_sparse),
+    "hadamard_identity": Sampler(_structured.matrix, _reach_matrix),  # ZerO
+    "padded_identity": Sampler(_structured.matrix, _reach_matrix),  # IDInit
     "custom": Sampler(_fill_custom),
 }
 """Every family initlab can draw, and how."""

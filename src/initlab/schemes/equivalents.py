@@ -221,6 +221,14 @@ EQUIVALENTS: dict[str, Equivalent] = dict((
     _row("torch_default", "nn.Linear / nn.Conv*d reset_parameters()", False,
          "U(±1/√fan_in) for weights and biases; initialize(model, 'torch_default', bias='torch_default') after "
          "torch.manual_seed(s) gives the constructors' values."),
+    _row("small_init", "torch.nn.init.normal_(w, 0, (2 / (5 * d)) ** 0.5)", False,
+         "gpt-neox's small_init_init_method(dim): the same law; d is the hidden size there."),
+    _row("wang_init", "torch.nn.init.normal_(w, 0, 2 / n_layers / d ** 0.5)", False,
+         "gpt-neox's wang_init_method(n_layers, dim): the same law."),
+    _row("mitchell", "torch.nn.init.trunc_normal_(w, 0, std, -3 * std, 3 * std)", False,
+         "OLMo's mitchell init: the same law (std = 1/√d ÷ √(2(layer+1))), another sampling algorithm."),
+    _row("ZerO", None, False, "Deterministic; no PyTorch, Keras or JAX built-in draws it."),
+    _row("idinit", None, False, "Deterministic; no PyTorch, Keras or JAX built-in draws it."),
 ))
 """One row per registry scheme; its Keras and JAX calls derived from :data:`KERAS` and :data:`JAX`."""
 

@@ -15,9 +15,14 @@ import inspect
 from typing import Any, Mapping
 
 from ..errors import InitlabError, check_type, fail, suggest
+from . import depth as _depth
 from . import initializers as _init
-from .initializers import SCHEMES, CallableInitializer, VarianceScaling
+from .initializers import CallableInitializer, VarianceScaling
 from .spec import Initializer
+
+SCHEMES: tuple[type[Initializer], ...] = (*_init.SCHEMES, *_depth.DEPTH_SCHEMES)
+"""Every registered scheme class: the classic laws (:mod:`~initlab.schemes.initializers`), then the depth
+laws (:mod:`~initlab.schemes.depth`)."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "zeros": ("zero", "zeros_"),
@@ -43,6 +48,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "delta_orthogonal": ("deltaorthogonal",),
     "sparse": ("sparse_",),
     "torch_default": ("pytorch_default", "default"),
+    "small_init": ("smallinit", "small_init_init_method"),
+    "wang_init": ("wanginit", "wang_init_method"),
+    "mitchell": ("olmo_mitchell",),
+    "ZerO": ("zero_init", "zer0"),
+    "idinit": ("identity_init_2025", "id_init"),
 }
 
 PRESETS: dict[str, tuple[str, dict, dict]] = {
@@ -53,10 +63,9 @@ PRESETS: dict[str, tuple[str, dict, dict]] = {
 PyTorch's parameter names)``. ``normal_(mean=0, std=1)`` and ``uniform_(a=0, b=1)`` as in ``torch.nn.init``."""
 
 EXACT_CASE: dict[str, str] = {
-    "ZerO": "ZerO initialization (Zhao et al. 2022), a deterministic recipe of zeros, ones and Hadamard "
-            "matrices, which initlab does not provide yet",
+    "ZerO": "ZerO initialization (Zhao et al. 2022), deterministic zeros, ones and Hadamard matrices",
 }
-"""Published schemes whose names differ from an initlab name only in case, matched case-sensitively:
+"""Published schemes whose names differ from another initlab name only in case, matched case-sensitively:
 ``name → what it is``. Their case-folded spelling is refused unless it is all lower, all upper or
 capitalised (``zero``, ``ZERO``, ``Zero``), the ways a name of the other scheme is written."""
 
@@ -83,8 +92,7 @@ def _resolve_name(name) -> tuple[str, dict, dict]:
     raw = name.strip()
     key = raw.lower()
     if raw in EXACT_CASE:
-        raise fail("scheme", name, "a name from `initlab list`",
-                   hint=f"; {raw!r} is {EXACT_CASE[raw]}{suggest(key, _allowed_names())}")
+        return raw, {}, {}
     clash = [n for n in EXACT_CASE if n.lower() == key]
     if clash and raw not in (key, key.upper(), key.capitalize()):
         raise fail("scheme", name, f"a name from `initlab list`, written in one case ({key!r}, {key.upper()!r}); "
@@ -227,5 +235,6 @@ for _cls in SCHEMES:
     globals()[_cls.name] = _constructor(_cls)
 
 __all__ = ["get", "create", "canonical_name", "scheme_class", "list_schemes", "ALIASES", "PRESETS", "EXACT_CASE",
-           *[c.name for c in SCHEMES], *_init.__all__]
-globals().update({k: getattr(_init, k) for k in _init.__all__})
+           *[c.name for c in SCHEMES], *[k for k in _init.__all__ if k != "SCHEMES"], *_depth.__all__, "SCHEMES"]
+globals().update({k: getattr(_init, k) for k in _init.__all__ if k != "SCHEMES"})
+globals().update({k: getattr(_depth, k) for k in _depth.__all__})

@@ -102,7 +102,9 @@ def _leaves(model: nn.Module):
 
 
 def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
-    r"""Mean-field prediction for a chain of ``nn.Linear`` layers and elementwise activations.
+    r"""Mean-field prediction for a chain of ``nn.Linear`` layers and elementwise activations, or for a
+    residual network (one whose traced graph adds branches to a skip path), which
+    :func:`initlab.theory.residual.predict_graph` follows through its graph instead.
 
     For each ``nn.Linear`` (in module registration order, which for ``nn.Sequential`` is the order
     of execution) the layer's actual scales are read:
@@ -147,6 +149,11 @@ def predict_model(model: nn.Module, input_variance: float = 1.0) -> list[dict]:
         raise InitlabError(f"model: got {type(model).__name__}; allowed: a torch.nn.Module chain of nn.Linear "
                            "layers and elementwise activations")
     m0 = _nonneg("input_variance", input_variance)
+    from ..model.residual import cached_structure, merges
+    if merges(structure := cached_structure(model)):  # a residual network: the stream adds up its branches
+        from .residual import predict_graph
+
+        return predict_graph(model, m0, structure).layers
     linears: list[tuple[str, nn.Linear]] = []
     blocks = [_Block()]  # blocks[0]: modules before the first Linear; blocks[i+1]: after Linear i
     for name, m in _leaves(model):

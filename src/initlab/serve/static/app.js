@@ -48,7 +48,7 @@
   // #data=spiral&depth=6&...&vs=init:lecun_normal;act:relu  (vs: a compared run, fields that differ)
   const KEYS = [["dataset", "data"], ["noise", "noise"], ["train_ratio", "ratio"], ["depth", "depth"],
     ["width", "width"], ["activation", "act"], ["scheme", "init"], ["bias", "bias"], ["optimizer", "opt"],
-    ["lr", "lr"], ["momentum", "mom"], ["batch_size", "batch"], ["seed", "seed"]];
+    ["lr", "lr"], ["momentum", "mom"], ["batch_size", "batch"], ["seed", "seed"], ["residual", "res"]];
   const NUMERIC = new Set(["noise", "train_ratio", "depth", "width", "lr", "momentum", "batch_size", "seed"]);
 
   const schemeText = (name, params) => {
@@ -84,6 +84,8 @@
       cfg[key] = s.name; cfg[key === "scheme" ? "scheme_params" : "bias_params"] = s.params;
     } else if (NUMERIC.has(key)) {
       cfg[key] = text === "" ? null : (Number.isFinite(Number(text)) ? Number(text) : text);
+    } else if (key === "residual") {
+      cfg[key] = text === "true" || text === "1";
     } else cfg[key] = text;
   }
   const enc = s => encodeURIComponent(s).replace(/%2C/g, ",").replace(/%3D/g, "=").replace(/%3A/g, ":")
@@ -254,6 +256,8 @@
     $("depth").value = c.depth; $("depth-n").value = c.depth;
     $("width").value = log2(c.width); $("width-n").value = c.width;
     $("activation").value = c.activation;
+    $("residual").checked = !!c.residual;
+    fillSelect($("scheme"), S.hello.schemes.filter(s => !s.residual || c.residual).map(s => s.name));
     $("scheme").value = c.scheme;
     const sch = catalogue()[c.scheme];
     $("scheme-formula").textContent = sch ? sch.formula : "";
@@ -322,6 +326,11 @@
     on("width", "input", () => { c().width = Math.max(2, Math.round(2 ** readNumber("width", 3))); });
     on("width-n", "change", () => { c().width = readNumber("width-n", 8); });
     on("activation", "change", () => { c().activation = $("activation").value; });
+    on("residual", "change", () => {
+      c().residual = $("residual").checked;
+      const sch = catalogue()[c().scheme];
+      if (!c().residual && sch && sch.residual) { c().scheme = "auto"; c().scheme_params = {}; }
+    });
     on("scheme", "change", () => { c().scheme = $("scheme").value; c().scheme_params = {}; });
     on("sigma", "input", () => {
       c().scheme = "random_normal"; c().scheme_params = { std: +(10 ** readNumber("sigma", -1)).toPrecision(3) };
@@ -487,7 +496,8 @@
     const sch = catalogue()[c.scheme];
     const claim = S.claim ? S.hello.claims.find(x => x.name === S.claim) : null;
     const params = info ? `${info.parameters.toLocaleString()} parameters` : "";
-    const text = `<b>Run ${RUN_NAMES[S.selected]}</b>: ${c.depth} × ${c.width} ${c.activation} MLP on ${c.dataset}, ${params}.<br>` +
+    const shape = c.residual ? `${c.depth} residual blocks × ${c.width} ${c.activation}` : `${c.depth} × ${c.width} ${c.activation}`;
+    const text = `<b>Run ${RUN_NAMES[S.selected]}</b>: ${shape} MLP on ${c.dataset}, ${params}.<br>` +
       `<b>${schemeText(c.scheme, c.scheme_params)}</b>: ${sch ? `${sch.formula} <small>(${sch.source})</small>` : ""}` +
       (claim ? `<div class="claimtext"><b>Claim “${claim.name}”</b>: ${claim.claim}</div>` : "");
     if ($("about").dataset.text !== text) { $("about").innerHTML = text; $("about").dataset.text = text; }
@@ -557,6 +567,14 @@
         series.push({ stroke: col, width: 1.5, dash: [5, 4], points: { show: false } });
         data.push(xs.map(x => (x <= L.length ? lg(L[x - 1][q]) : null)));
         data.push(xs.map(x => (x <= L.length ? lg(L[x - 1]["pred_" + q]) : null)));
+        const st = q === "act_std" ? (S.latest[i].stream || []) : [];
+        if (st.length) {  // the residual stream after block b sits at its last layer: x = 1 + 2b (stem = 1)
+          const at = new Map(st.map(e => [1 + 2 * e.block, e]));
+          series.push({ stroke: col, width: 2, dash: [2, 3], points: { show: false }, spanGaps: true });
+          series.push({ stroke: col, width: 1, dash: [1, 5], points: { show: false }, spanGaps: true });
+          data.push(xs.map(x => (at.has(x) ? lg(at.get(x).std) : null)));
+          data.push(xs.map(x => (at.has(x) ? lg(at.get(x).pred_std) : null)));
+        }
       }
       const chart = ensureChart(key, el, series, { logY: true, xLabel: "layer (last: output)" });
       chart.setData(data);
