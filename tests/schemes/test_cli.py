@@ -40,3 +40,20 @@ def test_show_reads_a_shape_with_commas_and_the_groups_option():
     assert result.exit_code == 0, result.output
     d = json.loads(result.output)
     assert (d["fan_in"], d["fan_out"]) == (16 * 9, 32 * 9)
+
+
+def test_show_takes_the_inline_spelling_of_sweeps_and_agrees_with_param():
+    inline = CliRunner().invoke(main, ["show", "variance_scaling(scale=2.0, mode=fan_out)", "--shape", "64", "16",
+                                       "--json"])
+    assert inline.exit_code == 0, inline.output
+    flags = CliRunner().invoke(main, ["show", "variance_scaling", "--shape", "64", "16", "--param", "scale=2.0",
+                                      "--param", "mode=fan_out", "--json"])
+    assert json.loads(inline.output) == json.loads(flags.output)
+    assert json.loads(inline.output)["std"] == (2.0 / 64) ** 0.5  # Var = scale / fan_out, fan_out = 64
+    both = CliRunner().invoke(main, ["show", "random_normal(std=0.1)", "--shape", "4", "4", "--param", "std=0.2"])
+    assert both.exit_code == 1
+    assert both.output.strip().splitlines() == [
+        "Error: --param: got 'std'; allowed: parameters not already given in SCHEME 'random_normal(std=0.1)'"]
+    broken = CliRunner().invoke(main, ["show", "random_normal(std)", "--shape", "4", "4"])
+    assert broken.exit_code == 1 and len(broken.output.strip().splitlines()) == 1
+    assert broken.output.startswith("Error: SCHEME: got 'random_normal(std)'; allowed: parameters written as key=value")

@@ -88,7 +88,8 @@ def list_cmd(as_json: bool, recipes: bool):
 def show_cmd(scheme, shape, more_shape, layout, groups, transposed, params, as_json):
     """The distribution SCHEME draws from for a tensor of --shape: family, mean, std, variance, bounds, fans.
 
-    Nothing is sampled. Example: initlab show he_normal --shape 256 784
+    Nothing is sampled. Example: initlab show he_normal --shape 256 784. Parameters go inline, as in
+    sweeps (initlab show "variance_scaling(scale=2, mode=fan_out)" --shape 256 784), or with --param.
     """
     from ..schemes.registry import create
 
@@ -100,6 +101,14 @@ def show_cmd(scheme, shape, more_shape, layout, groups, transposed, params, as_j
                 raise fail("--param", p, "KEY=VALUE")
             k, v = p.split("=", 1)
             kwargs[k] = _parse(v)
+        if "(" in scheme:  # the inline spelling sweeps and model specs take: name(k=v, ...)
+            from ..experiments.config import parse_scheme
+
+            spec = parse_scheme(scheme, arg="SCHEME")
+            twice = sorted(set(spec.params) & set(kwargs))
+            if twice:
+                raise fail("--param", ", ".join(twice), f"parameters not already given in SCHEME {scheme!r}")
+            scheme, kwargs = spec.name, {**spec.params, **kwargs}
         init = create(scheme, **kwargs)
         dist = init.distribution(dims, layout, groups=check_int("--groups", _parse(groups), minimum=1),
                                  transposed=transposed)
