@@ -87,8 +87,8 @@ def test_factory_from_a_file(factory_file):
                                                   "returns a torch.nn.Module"),
     (["{file}:make_broken", "--input-shape", "4"], "raised ValueError: no model today"),
     (["{file}:make_exit", "--input-shape", "4"], "whose make_exit() called sys.exit(2); allowed: a factory"),
-    (["{file}:make", "--input-shape", "4", "--plot", "{dir}/no/such/dir/p.png"], "--plot: got "),
-    (["{file}:make", "--input-shape", "4", "--plot", "{dir}"], "which is a directory"),
+    (["{file}:make", "--input-shape", "4", "--plot", "{file}/p.png"], "--plot: got "),
+    (["{file}:make", "--input-shape", "4", "--plot", "{dir}"], "allowed: a file path (this path is a folder)"),
     (["{file}:make"], "--input-shape: got nothing for a model from a file"),
     (["{file}:make", "--input-shape", "5"], "at layer '0' (Linear) from a batch of shape (8, 5); allowed: a last "
                                             "dimension of 4"),
@@ -150,6 +150,13 @@ def test_all_layers_lists_every_module():
 
 
 @pytest.mark.slow
+def test_plot_creates_its_folder_as_every_output_does(tmp_path):
+    out = tmp_path / "no" / "such" / "dir" / "p.png"
+    res = run("mlp:depth=2,width=8", "--batch-size", "16", "--plot", str(out))
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_plot_writes_the_measured_profile(tmp_path, monkeypatch):
     import initlab.report.figures as figures
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..errors import InitlabError, fail, suggest
-from ..experiments.files import atomic_write, writable_dir
+from ..experiments.files import atomic_write, writable_dir, writable_file
 from ._user_code import run_file
 
 __all__ = ["doctor_cmd", "load_factory", "weight_table", "all_layers_table"]
@@ -224,15 +224,6 @@ def _print_text(console, result, info: dict, all_layers: bool) -> None:
         console.print(weight_table(before, result.after))
 
 
-def _check_writable(path: Path, what: str) -> None:
-    parent = path.parent if path.parent != Path("") else Path(".")
-    if path.exists() and path.is_dir():
-        raise InitlabError(f"{what}: got {str(path)!r}, which is a directory; allowed: a file path for the PNG")
-    if not parent.is_dir():
-        raise InitlabError(f"{what}: got {str(path)!r}; allowed: a path in an existing directory "
-                           f"({str(parent)!r} does not exist)")
-
-
 @click.command("doctor")
 @click.argument("model")
 @click.option("--input-shape", default=None,
@@ -281,7 +272,7 @@ def doctor_cmd(model, input_shape, data, batch_size, seed, as_json, fix, all_lay
     try:
         shape = _parse_shape(input_shape)
         if plot_path is not None:
-            _check_writable(Path(plot_path), "--plot")
+            writable_file(plot_path, "--plot")  # its folder is created, as for every output
         if report_dir is not None:
             writable_dir(report_dir, "--report")
         from_file = _FILE_SPEC.match(model) is not None or model.endswith(".py")
