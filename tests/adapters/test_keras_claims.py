@@ -17,15 +17,32 @@ pytestmark = needs_keras
 
 # every claim shipped today states its networks; a claim added without any is reported as such
 WITH_SETTINGS = {"symmetry", "vanishing", "exploding", "xavier-vs-he", "glorot2010", "activation-guide",
-                 "orthogonal-depth", "selu", "mnist1d-baselines", "lsuv"}
+                 "orthogonal-depth", "selu", "mnist1d-baselines", "lsuv", "zero-init"}
 # initlab's activation names → the Keras function a Dense layer applies (leaky_relu: a LeakyReLU layer follows)
 KERAS_FN = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu", "gelu": "gelu", "linear": "linear",
             "leaky_relu": "linear"}
 TORCH_LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default, which the claims' torch models use
 
 
+def zero_kernel(fan_in: int, fan_out: int) -> np.ndarray:
+    """ZerO's (Zhao et al. 2022, Algorithm 1) matrix W (out × in) as a Keras kernel Wᵀ (in × out): the partial
+    identity when out ≤ in, else the top-left out × in block of the Sylvester Hadamard matrix H_k
+    (k = ⌈log₂ out⌉, built by Kronecker products) divided by 2^(k/2)."""
+    if fan_out <= fan_in:
+        w = np.eye(fan_out, fan_in)
+    else:
+        k = math.ceil(math.log2(fan_out))
+        h = np.ones((1, 1))
+        for _ in range(k):
+            h = np.kron(np.array([[1.0, 1.0], [1.0, -1.0]]), h)
+        w = h[:fan_out, :fan_in] / 2 ** (k / 2)
+    return w.T
+
+
 def law(scheme: str, params: dict, fan_in: int, fan_out: int):
     """The law of a kernel (fan_in, fan_out) under ``scheme``, from the sources' formulas."""
+    if scheme == "ZerO":
+        return ("exact", zero_kernel(fan_in, fan_out))
     if scheme == "zeros":
         return ("constant", 0.0)
     if scheme == "constant":
@@ -54,6 +71,9 @@ def _check_values(values: np.ndarray, want, what: str, pits: list) -> None:
     """Deterministic laws exactly; random ones: the std within a tolerance that a wrong fan (a factor
     √2 or more) cannot meet, the bounds kept, and the probability transform kept for a pooled KS test."""
     kind, *p = want
+    if kind == "exact":  # a deterministic law: every value, to float32 rounding
+        np.testing.assert_allclose(values, p[0], rtol=0, atol=1e-7, err_msg=what)
+        return
     if kind == "constant":
         assert np.array_equal(values, np.full(values.shape, p[0])), f"{what}: not all {p[0]}"
         return
@@ -140,7 +160,8 @@ def every_claims_keras_lines_build_its_networks():
 @case("torch")
 def a_wrong_law_fails_the_check():
     """The check above can fail: a He kernel read as LeCun's and back (std off by √2), glorot_uniform
-    read as PyTorch's default (other fans), a Gaussian kernel read as orthogonal, zero biases read as
+    read as PyTorch's default (other fans), a Gaussian kernel read as orthogonal, a random orthogonal
+    kernel read as ZerO's (which is orthogonal too, but one exact matrix), ZerO read as zeros, zero biases read as
     PyTorch's default, and a model one layer short."""
     import keras
 
@@ -150,7 +171,9 @@ def a_wrong_law_fails_the_check():
     cases = [(KerasSetting("he as lecun", "relu", 2, 64, "he_normal"), "lecun_normal"),
              (KerasSetting("glorot as torch", "tanh", 2, 256, "glorot_uniform"), "torch_default"),
              (KerasSetting("normal as orthogonal", "linear", 2, 32, "lecun_normal"), "orthogonal"),
-             (KerasSetting("lecun as he", "selu", 2, 64, "lecun_normal"), "he_normal")]
+             (KerasSetting("lecun as he", "selu", 2, 64, "lecun_normal"), "he_normal"),
+             (KerasSetting("orthogonal as ZerO", "relu", 2, 128, "orthogonal"), "ZerO"),  # ZerO's are orthogonal
+             (KerasSetting("ZerO as identity-free", "relu", 2, 128, "ZerO"), "zeros")]
     for built, read_as in cases:
         ns = {}
         exec(compile(built.lines(), "<wrong>", "exec"), ns)  # noqa: S102

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..claim import FigureSpec, Preset, Source, build, config, digits, per_seed, rows_where, train_all
+from ..claim import FigureSpec, KerasSetting, Preset, Source, build, config, digits, per_seed, rows_where, train_all
 from ..verdict import every, no_worse
 
 SCHEMES = ("he_normal", "ZerO")
@@ -45,6 +45,11 @@ def measure(b: dict, seeds: list[int]) -> list[dict]:
         rows += [{"scheme": cfg.scheme, "seed": cfg.seed, "epoch": h["epoch"], "test_acc": h["test_acc"],
                   **({"weights": digest} if h["epoch"] == 0 else {})} for h in res.history]
     return rows
+
+
+def keras(b: dict) -> list[KerasSetting]:
+    """The ReLU MLP under each scheme, as Keras builds it (ZerO through initlab.keras: it has no Keras built-in)."""
+    return [KerasSetting(s, "relu", b["depth"], b["width"], s) for s in SCHEMES]
 
 
 def _final(rs) -> float:
@@ -102,7 +107,7 @@ PRESET = Preset(
     source=Source("Zhao, Schäfer & Anandkumar 2022, \"ZerO initialization: initializing neural networks with only "
                   "zeros and ones\"", "ZerO matches random initialization on CIFAR-10 and ImageNet ResNets, "
                   "deterministically", {"variance between seeds at init": "0"}),
-    budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize,
+    budgets=BUDGETS, measure=measure, judge=judge, compare=compare, summarize=summarize, keras=keras,
     figures=(FigureSpec("zero-init", "lines", "ReLU MLP on digits: ZerO against He",
                         "Test accuracy per epoch, mean ± sd over paired seeds.", x="epoch", y="test_acc",
                         series="scheme", xlabel="epoch", ylabel="test accuracy (%)", percent=True),),
