@@ -168,7 +168,7 @@ def test_the_report_puts_the_depth_claims_under_one_heading(tmp_path):
             name=name, title=p.title, claim=p.claim, verdict=verdict, checks=[c.to_dict() for c in checks],
             rows=rows, budget="quick", seed=0, seeds=list(SEEDS), seconds=1.0, command=f"initlab experiment {name}",
             source=p.source.to_dict(), comparison=p.compare(rows, settings), figures=[f.to_dict() for f in p.figures],
-            explanation=p.explanation)
+            explanation=p.explanation, settings=settings)
     table = depth_overview(results)
     assert [r["claim"] for r in table if r["claim"]] == ["deep-residual", "zero-init"]  # the presets' order
     assert all(r["source"] and r["ours"] for r in table)

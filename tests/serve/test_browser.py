@@ -102,7 +102,8 @@ def test_he_trains_a_30_layer_relu_net_on_digits_and_the_screenshot(page, tmp_pa
     page.locator("#play").click()
     points = 12 if os.environ.get("INITLAB_UPDATE_SCREENSHOT") == "1" else 4  # the README's picture: longer curves
     wait(page, "playground.latest[0] && playground.latest[0].test.acc > 0.3 && "
-               f"playground.history[1] && playground.history[1].length >= {points}", 150_000)
+               f"playground.history[1] && playground.history[1].length >= {points}",
+         300_000)  # ~20 s on a quiet machine; a generous bound for a shared one (the wait is not a timing)
     page.locator("#play").click()
     page.wait_for_timeout(400)
     acc = float(page.inner_text("#test-acc").rstrip("%")) / 100
