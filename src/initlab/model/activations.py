@@ -130,18 +130,38 @@ _TRANSPARENT_FUNCS = {F.dropout, torch.flatten, *NORMALIZATION_FUNCTIONS, torch.
 _TRANSPARENT_METHODS = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze"}
 
 
-# torch.fx traces by patching torch.nn.Module's methods process-wide; two traces at once (two threads
-# initializing models) can leave the patch in place, after which every module call fails. initlab
-# traces one model at a time.
+# torch.fx traces by patching torch.nn.Module.__call__ and __getattr__ process-wide. Two traces at once
+# (two threads initializing models) can leave the patch in place, after which every module call fails:
+# initlab traces one model at a time. And while a trace runs, a module called in *another* thread (a run
+# of the playground training while another is built) enters the tracer: fx_trace's tracer hands such
+# calls back to the module untouched.
 FX_TRACE_LOCK = threading.RLock()
 
 
 def fx_trace(model: nn.Module):
-    """``torch.fx.symbolic_trace(model)``, one trace at a time in this process (see FX_TRACE_LOCK)."""
+    """``torch.fx.symbolic_trace(model)``, one trace at a time in this process (see FX_TRACE_LOCK), with a
+    tracer that records only the calls of the thread tracing: other threads' modules run as usual."""
     import torch.fx
 
+    class _ThisThreadTracer(torch.fx.Tracer):
+        def __init__(self):
+            super().__init__()
+            self._thread = threading.get_ident()
+
+        def call_module(self, m, forward, args, kwargs):
+            if threading.get_ident() != self._thread:
+                return forward(*args, **kwargs)
+            return super().call_module(m, forward, args, kwargs)
+
+        def getattr(self, attr, attr_val, parameter_proxy_cache):
+            if threading.get_ident() != self._thread:
+                return attr_val
+            return super().getattr(attr, attr_val, parameter_proxy_cache)
+
     with FX_TRACE_LOCK:
-        return torch.fx.symbolic_trace(model)
+        tracer = _ThisThreadTracer()
+        graph = tracer.trace(model)
+        return torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
 
 
 def _fx_activations(model: nn.Module) -> dict[str, Activation] | None:
