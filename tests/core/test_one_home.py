@@ -37,8 +37,7 @@ BUILDERS = {"fail", "os_error", "_fail_file", "require_extra", "_fail"}
 NOT_THE_FORM = {
     # internal signals and protocol errors, caught inside initlab or raised by the Python protocols
     ("__init__.py", "AttributeError"): (1, "module __getattr__ protocol (lazy attributes)"),
-    ("experiments/__init__.py", "AttributeError"): (1, "module __getattr__ protocol (lazy attributes)"),
-    ("parametrize/__init__.py", "AttributeError"): (1, "module __getattr__ protocol (lazy attributes)"),
+    ("_lazy.py", "AttributeError"): (1, "module __getattr__ protocol (lazy attributes of subpackages)"),
     ("diagnostics/_rows.py", "KeyError"): (1, "mapping protocol of a record row"),
     ("experiments/config.py", "AssertionError"): (2, "unreachable branch after an exhaustive check"),
     ("theory/meanfield.py", "_NoEdge"): (3, "internal signal, turned into the form by critical_sigma_w"),

@@ -3,7 +3,7 @@
 Submodules are imported on first use, so ``import initlab.experiments`` stays cheap.
 """
 
-import importlib
+from .._lazy import module_getattr
 
 _EXPORTS = {
     "Dataset": "datasets", "load": "datasets", "DATASETS": "datasets",
@@ -19,9 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = module_getattr(__name__, _EXPORTS)

@@ -18,9 +18,10 @@ learning rates.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from .._lazy import module_getattr
 
 _EXPORTS = {
     "parametrize": "core", "param_groups": "core", "WidthPlan": "core", "WidthRow": "core", "SP": "core",
@@ -36,12 +37,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = module_getattr(__name__, _EXPORTS)
 
 
 class _CallablePackage(types.ModuleType):
