@@ -7,41 +7,21 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections import deque
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
+from browser import chromium
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` package, or run the test set-up "
-                    "with INITLAB_INSTALL_BROWSER=1 (CI does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

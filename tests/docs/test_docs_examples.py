@@ -133,7 +133,10 @@ def run_page(path: Path, workdir: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_examples_run(page, tmp_path):
-    run_page(page, tmp_path)
+    ran = run_page(page, tmp_path)
+    runnable = [lang for lang, body, _ in code_blocks(page.read_text(encoding="utf-8"))
+                if lang in ("python", "py", "console") or (lang == "pycon" and re.search(r"^>>> ", body, re.M))]
+    assert ran == len(runnable), f"{page.name}: {ran} of its {len(runnable)} examples ran"
 
 
 def test_guides_have_examples():

@@ -2,11 +2,11 @@
 self-contained, and a real headless browser finds every section and image with no console error."""
 
 import html.parser
-import shutil
 import base64
 
 import numpy as np
 import pytest
+from browser import chromium
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -195,40 +195,21 @@ def test_report_of_a_missing_run_dir_is_a_clear_error(tmp_path):
         render_run_dir(tmp_path)
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.mark.slow
 def test_headless_browser_opens_the_report(small_report):
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` package, or run the test set-up "
-                    "with INITLAB_INSTALL_BROWSER=1 as root (CI does)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
     out, suite, path = small_report
     parser = _Collect()
     parser.feed(path.read_text(encoding="utf-8"))
     errors = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            for sid in parser.ids:
-                assert page.locator(f"section#{sid} h2").count() == 1, sid
-            images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        for sid in parser.ids:
+            assert page.locator(f"section#{sid} h2").count() == 1, sid
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
     assert len(images) == len(parser.imgs) > 0
     assert all(done and width > 0 for done, width in images), images
     assert errors == []

@@ -158,13 +158,8 @@ def test_code_is_escaped():
 def test_the_copy_button_copies_the_code_in_a_browser(report, tmp_path):
     """In headless Chromium: the block opens, the copy button puts the snippet's exact text on the
     clipboard, and the page has no error."""
-    from test_report import _chromium
+    from browser import chromium
 
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` package (CI installs it with "
-                    "INITLAB_INSTALL_BROWSER=1)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
     from initlab.experiments.claim import keras_of
     from initlab.experiments.presets import PRESETS
     from initlab.report.html import slug
@@ -174,25 +169,19 @@ def test_the_copy_button_copies_the_code_in_a_browser(report, tmp_path):
     path = tmp_path / "report.html"
     path.write_text(text, encoding="utf-8")
     errors = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            context = browser.new_context()
-            context.grant_permissions(["clipboard-read", "clipboard-write"])
-            page = context.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(path.as_uri())
-            section = page.locator(f"section#{slug(results['lsuv'].title)}")
-            button = section.locator("button.copy").first
-            assert not button.is_visible()  # collapsed
-            section.locator("details.code summary").click()
-            button.click()
-            page.wait_for_function("document.querySelector('section#%s button.copy').textContent === 'Copied'"
-                                   % slug(results["lsuv"].title))
-            copied = page.evaluate("navigator.clipboard.readText()")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context()
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        section = page.locator(f"section#{slug(results['lsuv'].title)}")
+        button = section.locator("button.copy").first
+        assert not button.is_visible()  # collapsed
+        section.locator("details.code summary").click()
+        button.click()
+        page.wait_for_function("document.querySelector('section#%s button.copy').textContent === 'Copied'"
+                               % slug(results["lsuv"].title))
+        copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == want
     assert errors == []

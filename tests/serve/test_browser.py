@@ -7,33 +7,16 @@ import statistics
 from pathlib import Path
 
 import pytest
+from browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 pytestmark = pytest.mark.slow
-
-
-def _chromium():
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` package, or run the test set-up "
-                    "with INITLAB_INSTALL_BROWSER=1 as root (CI does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extras")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
