@@ -427,22 +427,22 @@ def test_sweeps_in_threads_never_trace_two_models_at_once(tmp_path, monkeypatch)
     which traces) one at a time."""
     import torch.fx
 
-    real = torch.fx.symbolic_trace
+    real = torch.fx.Tracer.trace  # every trace initlab makes goes through it
     active, most = [0], [0]
     lock = threading.Lock()
 
-    def slow_trace(model, *a, **k):
+    def slow_trace(self, root, *a, **k):
         with lock:
             active[0] += 1
             most[0] = max(most[0], active[0])
         try:
             time.sleep(0.02)
-            return real(model, *a, **k)
+            return real(self, root, *a, **k)
         finally:
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(torch.fx, "symbolic_trace", slow_trace)
+    monkeypatch.setattr(torch.fx.Tracer, "trace", slow_trace)
     before = (torch.nn.Module.__call__, torch.nn.Module.__getattr__)
     errors = []
 
